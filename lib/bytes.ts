@@ -1,0 +1,77 @@
+/**
+ * Small byte helpers shared by every layer: hex, concatenation, constant-time
+ * comparison and wiping.
+ *
+ * @module
+ */
+import { NoiseError, NoiseErrorCode } from "./errors.ts";
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lowercase hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
+  return out;
+}
+
+/** Bytes of a hex string (either case); throws `NoiseError` (Other) on bad input. */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new NoiseError(NoiseErrorCode.Other, "Invalid hex: expected an even number of hex digits");
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** The concatenation of `parts` in a new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Equality of two byte arrays in time independent of where they differ. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** Whether every byte is zero, in time independent of the content. */
+export function isAllZero(a: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i];
+  return acc === 0;
+}
+
+/** Overwrites `buffers` with zeros (best effort: JS cannot pin or lock memory). */
+export function wipe(...buffers: (Uint8Array | null | undefined)[]): void {
+  for (const b of buffers) b?.fill(0);
+}
+
+/** UTF-8 bytes of `text`. */
+export function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Throws a `NoiseError` unless `bytes` is a `Uint8Array` of exactly `length` bytes. */
+export function expectLength(
+  bytes: Uint8Array,
+  length: number,
+  what: string,
+  code: NoiseErrorCode = NoiseErrorCode.Other,
+): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    const got = bytes instanceof Uint8Array ? `${bytes.length} bytes` : typeof bytes;
+    throw new NoiseError(code, `${what} must be ${length} bytes, got ${got}`);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The transport phase (Noise spec §5.3 after `Split()`, §11.3 rekey): one
+ * CipherState per direction and the handshake hash that names the session.
+ *
+ * @module
+ */
+import { NoiseError, NoiseErrorCode } from "../errors.ts";
+import { TAGLEN } from "../crypto/chachapoly.ts";
+import type { CipherState } from "./cipher_state.ts";
+
+/** The largest transport message (spec §3). */
+export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
+/** The largest plaintext of one transport message: 65535 − 16. */
+export const MAX_PLAINTEXT_LEN = MAX_TRANSPORT_MESSAGE_LEN - TAGLEN;
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A pair of CipherStates after the handshake: `writeMessage` seals with the
+ * sending one, `readMessage` opens with the receiving one. Messages must be read
+ * in the order they were written; a replayed, reordered or forged message is
+ * refused and changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeState, loadCryptoSuite, NN } from "@pubky/noise";
+ * const suite = await loadCryptoSuite();
+ * const a = new HandshakeState({ suite, pattern: NN, initiator: true });
+ * const b = new HandshakeState({ suite, pattern: NN, initiator: false });
+ * await b.readMessage(await a.writeMessage());
+ * await a.readMessage(await b.writeMessage());
+ * const [ta, tb] = [a.split(), b.split()];
+ * const sealed = ta.writeMessage(new Uint8Array([1, 2, 3]));
+ * console.log(sealed.length, tb.readMessage(sealed)); // 19 Uint8Array(3) [1, 2, 3]
+ * ```
+ */
+export class TransportState {
+  readonly #send: CipherState;
+  readonly #receive: CipherState;
+  readonly #handshakeHash: Uint8Array;
+
+  /** @internal Made by `HandshakeState.split()`. */
+  constructor(send: CipherState, receive: CipherState, handshakeHash: Uint8Array) {
+    this.#send = send;
+    this.#receive = receive;
+    this.#handshakeHash = handshakeHash;
+  }
+
+  /** The handshake hash `h` of the finished handshake (a copy). */
+  get handshakeHash(): Uint8Array {
+    return this.#handshakeHash.slice();
+  }
+
+  /** Nonce of the next message to write. */
+  get sendNonce(): bigint {
+    return this.#send.nonce;
+  }
+
+  /** Nonce of the next message to read. */
+  get receiveNonce(): bigint {
+    return this.#receive.nonce;
+  }
+
+  /** Seals `plaintext` (at most 65519 bytes) into the next transport message. */
+  writeMessage(plaintext: Uint8Array): Uint8Array {
+    if (!(plaintext instanceof Uint8Array) || plaintext.length > MAX_PLAINTEXT_LEN) {
+      throw new NoiseError(NoiseErrorCode.Snow, "input error");
+    }
+    return this.#send.encryptWithAd(EMPTY, plaintext);
+  }
+
+  /** Opens the next transport message; refused (nothing changes) unless it authenticates. */
+  readMessage(message: Uint8Array): Uint8Array {
+    if (!(message instanceof Uint8Array) || message.length > MAX_TRANSPORT_MESSAGE_LEN) {
+      throw new NoiseError(NoiseErrorCode.Snow, "input error");
+    }
+    if (message.length < TAGLEN) throw new NoiseError(NoiseErrorCode.Snow, "decrypt error");
+    return this.#receive.decryptWithAd(EMPTY, message);
+  }
+
+  /** Rekeys the sending direction (spec §11.3); the peer must rekey its receiving one. */
+  rekeySend(): void {
+    this.#send.rekey();
+  }
+
+  /** Rekeys the receiving direction (spec §11.3). */
+  rekeyReceive(): void {
+    this.#receive.rekey();
+  }
+
+  /** @internal Sets the nonces, for restoring a saved session and for tests. */
+  setNonces(send: bigint, receive: bigint): void {
+    this.#send.setNonce(send);
+    this.#receive.setNonce(receive);
+  }
+
+  /** Wipes both keys; the transport cannot be used afterwards. */
+  destroy(): void {
+    this.#send.destroy();
+    this.#receive.destroy();
+  }
+
+  /** Redacted. */
+  toString(): string {
+    return "TransportState { keys: [redacted] }";
+  }
+  /** Redacted. */
+  toJSON(): { sendNonce: string; receiveNonce: string } {
+    return { sendNonce: this.sendNonce.toString(), receiveNonce: this.receiveNonce.toString() };
+  }
+  /** Redacted. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+  /** Redacted. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+}
