@@ -18,7 +18,10 @@ export function toHex(bytes: Uint8Array): string {
 /** Bytes of a hex string (either case); throws `NoiseError` (Other) on bad input. */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
-    throw new NoiseError(NoiseErrorCode.Other, "Invalid hex: expected an even number of hex digits");
+    throw new NoiseError(
+      NoiseErrorCode.Other,
+      "Invalid hex: expected an even number of hex digits",
+    );
   }
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);

@@ -126,9 +126,8 @@ export class NoiseError extends Error {
         return 1000;
       case NoiseErrorCode.Storage:
         return 500;
-      default:
-        return undefined;
     }
+    return undefined;
   }
 
   /** Whether the error is meant to be shown to a person (Rust `is_user_facing`). */

@@ -53,8 +53,14 @@ describe("X25519", () => {
       const bob = await dh.importSecretKey(
         fromHex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"),
       );
-      assert.equal(toHex(alice.publicKey), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
-      assert.equal(toHex(bob.publicKey), "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+      assert.equal(
+        toHex(alice.publicKey),
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+      );
+      assert.equal(
+        toHex(bob.publicKey),
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+      );
       const shared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
       assert.equal(toHex(await dh.dh(alice, bob.publicKey)), shared);
       assert.equal(toHex(await dh.dh(bob, alice.publicKey)), shared);
@@ -165,7 +171,11 @@ describe("ChaCha20-Poly1305", () => {
         bad[len % ct.length] ^= 0x40;
         assert.equal(b.decrypt(key, n, ad, bad), null, `${b.name} refuses a flipped bit at ${len}`);
         assert.equal(b.decrypt(key, n + 1n, ad, ct), null, `${b.name} refuses the wrong nonce`);
-        assert.equal(b.decrypt(key, n, ad, ct.subarray(0, 15)), null, `${b.name} refuses < 16 bytes`);
+        assert.equal(
+          b.decrypt(key, n, ad, ct.subarray(0, 15)),
+          null,
+          `${b.name} refuses < 16 bytes`,
+        );
       }
     }
   });
@@ -201,9 +211,16 @@ describe("BLAKE2s, HMAC-BLAKE2s and the Noise HKDF", () => {
       for (const keyLen of [0, 8, 32, 64, 65, 200]) {
         const key = rand(keyLen);
         const msg = rand(keyLen * 3 + 1);
-        assert.equal(toHex(h.hmac(key, msg)), toHex(hmac(blake2s, key, msg)), `${h.name} ${keyLen}`);
+        assert.equal(
+          toHex(h.hmac(key, msg)),
+          toHex(hmac(blake2s, key, msg)),
+          `${h.name} ${keyLen}`,
+        );
         // parts are concatenated
-        assert.equal(toHex(h.hmac(key, msg.subarray(0, 5), msg.subarray(5))), toHex(hmac(blake2s, key, msg)));
+        assert.equal(
+          toHex(h.hmac(key, msg.subarray(0, 5), msg.subarray(5))),
+          toHex(hmac(blake2s, key, msg)),
+        );
       }
     }
   });

@@ -4,12 +4,36 @@ import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 
 describe("NoiseError", () => {
   test("message is the Rust Display text of the variant", () => {
-    assert.equal(new NoiseError(NoiseErrorCode.Snow, "decrypt error").message, "snow error: decrypt error");
-    assert.equal(new NoiseError(NoiseErrorCode.InvalidPeerKey).message, "invalid peer static or shared secret");
+    assert.equal(
+      new NoiseError(NoiseErrorCode.Snow, "decrypt error").message,
+      "snow error: decrypt error",
+    );
+    assert.equal(
+      new NoiseError(NoiseErrorCode.InvalidPeerKey).message,
+      "invalid peer static or shared secret",
+    );
     assert.equal(new NoiseError(NoiseErrorCode.Ring, "x").message, "ring error: x");
   });
   test("codes are the Rust NoiseErrorCode numbers", () => {
-    assert.deepEqual(Object.values(NoiseErrorCode), [1000, 2000, 3000, 4000, 5000, 5001, 6000, 6001, 6002, 6003, 7000, 8000, 8001, 8002, 9000, 10000, 99999]);
+    assert.deepEqual(Object.values(NoiseErrorCode), [
+      1000,
+      2000,
+      3000,
+      4000,
+      5000,
+      5001,
+      6000,
+      6001,
+      6002,
+      6003,
+      7000,
+      8000,
+      8001,
+      8002,
+      9000,
+      10000,
+      99999,
+    ]);
   });
   test("retry helpers follow the crate", () => {
     const rl = new NoiseError(NoiseErrorCode.RateLimited, "slow down", { retryAfterMs: 250 });

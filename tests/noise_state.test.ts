@@ -1,7 +1,7 @@
 /** The Noise state machine's rules (spec rev 34), beyond the published vectors. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { loadCryptoSuite, nobleCryptoSuite, type CryptoSuite } from "../lib/crypto/suite.ts";
+import { type CryptoSuite, loadCryptoSuite, nobleCryptoSuite } from "../lib/crypto/suite.ts";
 import { HandshakeState } from "../lib/noise/handshake_state.ts";
 import { IK, NN, XX } from "../lib/noise/patterns.ts";
 import type { TransportState } from "../lib/noise/transport_state.ts";
@@ -38,7 +38,10 @@ async function pair(suite: CryptoSuite, pattern = XX, prologue = bytes(1, 2, 3))
   return { init, resp, s1, s2 };
 }
 
-async function run(init: HandshakeState, resp: HandshakeState): Promise<[TransportState, TransportState]> {
+async function run(
+  init: HandshakeState,
+  resp: HandshakeState,
+): Promise<[TransportState, TransportState]> {
   let [w, r] = [init, resp];
   while (!init.isComplete || !resp.isComplete) {
     await r.readMessage(await w.writeMessage(bytes(w.messageIndex)));
@@ -84,8 +87,20 @@ describe("handshakes", () => {
   test("different prologues make the handshake fail", async () => {
     const suite = await loadCryptoSuite();
     const s2 = await suite.dh.generateKeyPair();
-    const init = new HandshakeState({ suite, pattern: XX, initiator: true, prologue: bytes(1), s: await suite.dh.generateKeyPair() });
-    const resp = new HandshakeState({ suite, pattern: XX, initiator: false, prologue: bytes(2), s: s2 });
+    const init = new HandshakeState({
+      suite,
+      pattern: XX,
+      initiator: true,
+      prologue: bytes(1),
+      s: await suite.dh.generateKeyPair(),
+    });
+    const resp = new HandshakeState({
+      suite,
+      pattern: XX,
+      initiator: false,
+      prologue: bytes(2),
+      s: s2,
+    });
     await resp.readMessage(await init.writeMessage()); // msg 1 has no key yet: it still reads
     await assert.rejects(init.readMessage(await resp.writeMessage()), isSnow("decrypt error"));
   });
@@ -159,7 +174,10 @@ describe("a rejected handshake message changes nothing", () => {
       })(),
     ];
     for (const m of bad) {
-      await assert.rejects(init.readMessage(m), (e: unknown) => e instanceof NoiseError && e.code === NoiseErrorCode.Snow);
+      await assert.rejects(
+        init.readMessage(m),
+        (e: unknown) => e instanceof NoiseError && e.code === NoiseErrorCode.Snow,
+      );
       assert.equal(toHex(init.handshakeHash), hashBefore);
       assert.equal(init.messageIndex, 1);
       assert.equal(init.remoteStatic, null);

@@ -9,10 +9,12 @@ import noiseC from "./vectors/noise-c-subset.json" with { type: "json" };
 
 const files = { cacophony, snow, "noise-c": noiseC };
 
-for (const [suiteName, getSuite] of [
-  ["fastest suite of this runtime", loadCryptoSuite],
-  ["all-noble suite", () => Promise.resolve(nobleCryptoSuite())],
-] as const) {
+for (
+  const [suiteName, getSuite] of [
+    ["fastest suite of this runtime", loadCryptoSuite],
+    ["all-noble suite", () => Promise.resolve(nobleCryptoSuite())],
+  ] as const
+) {
   describe(`Noise vectors with the ${suiteName}`, () => {
     for (const [file, json] of Object.entries(files)) {
       vectorsOf(json).forEach((v, i) => {
@@ -36,7 +38,8 @@ describe("vector replay catches a wrong implementation", () => {
   test("a vector with one ciphertext bit flipped fails", async () => {
     const v = structuredClone(vectorsOf(cacophony)[0]);
     const last = v.messages[v.messages.length - 1];
-    last.ciphertext = (parseInt(last.ciphertext[0], 16) ^ 1).toString(16) + last.ciphertext.slice(1);
+    last.ciphertext = (parseInt(last.ciphertext[0], 16) ^ 1).toString(16) +
+      last.ciphertext.slice(1);
     const r = await replayVector(v, await loadCryptoSuite());
     assert.equal(r.status, "failed");
   });
@@ -44,6 +47,10 @@ describe("vector replay catches a wrong implementation", () => {
     const v = structuredClone(vectorsOf(cacophony)[1]);
     v.handshake_hash = "00".repeat(32);
     const r = await replayVector(v, await loadCryptoSuite());
-    assert.deepEqual(r, { status: "failed", protocol: v.protocol_name, reason: "handshake hash differs" });
+    assert.deepEqual(r, {
+      status: "failed",
+      protocol: v.protocol_name,
+      reason: "handshake hash differs",
+    });
   });
 });

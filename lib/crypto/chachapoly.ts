@@ -20,7 +20,12 @@ export interface ChaChaPoly {
   /** Ciphertext with the 16-byte tag appended. */
   encrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** Plaintext, or `null` when the tag does not authenticate. */
-  decrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
+  decrypt(
+    key: Uint8Array,
+    nonce: bigint,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Uint8Array | null;
 }
 
 /** The 12-byte nonce of counter `n`. */

@@ -15,7 +15,22 @@ export const DHLEN = 32;
 
 /** PKCS#8 prefix of a raw X25519 private key (RFC 8410), the one import format every runtime takes. */
 const PKCS8_X25519_PREFIX = new Uint8Array([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
 ]);
 
 const REDACTED = "DhKeyPair { secret: [redacted] }";
@@ -43,7 +58,11 @@ export class DhKeyPair {
   }
 
   /** @internal Backends create key pairs; apps get them from a backend. */
-  constructor(publicKey: Uint8Array, secret: CryptoKey | Uint8Array, backend: "webcrypto" | "noble") {
+  constructor(
+    publicKey: Uint8Array,
+    secret: CryptoKey | Uint8Array,
+    backend: "webcrypto" | "noble",
+  ) {
     this.publicKey = publicKey;
     this.#secret = secret;
     this.backend = backend;
@@ -66,7 +85,9 @@ export class DhKeyPair {
   }
   /** Redacted: only the public key. */
   toJSON(): { publicKey: string } {
-    return { publicKey: Array.from(this.publicKey, (b) => b.toString(16).padStart(2, "0")).join("") };
+    return {
+      publicKey: Array.from(this.publicKey, (b) => b.toString(16).padStart(2, "0")).join(""),
+    };
   }
   /** Redacted in `console.log` on Node and Bun. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -149,7 +170,9 @@ async function webCryptoDh(secret: CryptoKey, publicKey: CryptoKey): Promise<Uin
 export const webCryptoX25519Backend: X25519 = {
   name: "webcrypto",
   async generateKeyPair(): Promise<DhKeyPair> {
-    const pair = await crypto.subtle.generateKey(X25519_ALG, false, ["deriveBits"]) as CryptoKeyPair;
+    const pair = await crypto.subtle.generateKey(X25519_ALG, false, [
+      "deriveBits",
+    ]) as CryptoKeyPair;
     const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
     return new DhKeyPair(publicKey, pair.privateKey, "webcrypto");
   },
@@ -176,7 +199,13 @@ export const webCryptoX25519Backend: X25519 = {
     }
     let shared: Uint8Array;
     try {
-      const peer = await crypto.subtle.importKey("raw", publicKey as BufferSource, X25519_ALG, true, []);
+      const peer = await crypto.subtle.importKey(
+        "raw",
+        publicKey as BufferSource,
+        X25519_ALG,
+        true,
+        [],
+      );
       shared = await webCryptoDh(secret, peer);
     } catch {
       // Runtimes reject low-order points here, each with its own message (OperationError,
@@ -198,7 +227,9 @@ export function detectX25519(): Promise<X25519> {
       const b = await webCryptoX25519Backend.importSecretKey(new Uint8Array(DHLEN).fill(7));
       const ab = await webCryptoX25519Backend.dh(a, b.publicKey);
       const ref = nobleX25519.getPublicKey(new Uint8Array(DHLEN).fill(7));
-      if (ab.length === DHLEN && b.publicKey.every((x, i) => x === ref[i])) return webCryptoX25519Backend;
+      if (ab.length === DHLEN && b.publicKey.every((x, i) => x === ref[i])) {
+        return webCryptoX25519Backend;
+      }
     } catch {
       // No X25519 in this runtime's WebCrypto: fall through to noble.
     }

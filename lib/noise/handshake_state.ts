@@ -14,11 +14,11 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { concat, wipe } from "../bytes.ts";
-import { DHLEN, type DhKeyPair } from "../crypto/x25519.ts";
+import { type DhKeyPair, DHLEN } from "../crypto/x25519.ts";
 import { TAGLEN } from "../crypto/chachapoly.ts";
 import type { CryptoSuite } from "../crypto/suite.ts";
 import { type HandshakePattern, protocolName, type Token } from "./patterns.ts";
-import { SymmetricState, type SymmetricSnapshot, wipeSnapshot } from "./symmetric_state.ts";
+import { type SymmetricSnapshot, SymmetricState, wipeSnapshot } from "./symmetric_state.ts";
 import { TransportState } from "./transport_state.ts";
 
 /** The largest Noise message, handshake or transport (spec §3). */
@@ -36,6 +36,8 @@ export interface HandshakeStateOptions {
   prologue?: Uint8Array;
   /** The local static key pair, where the pattern has one. */
   s?: DhKeyPair | null;
+  /** Whether the state owns `s` and wipes it at `split()` (default false: the caller keeps it). */
+  ownsStatic?: boolean;
   /** The remote static public key, where it is known in advance (IK initiator). */
   rs?: Uint8Array | null;
   /**
@@ -83,6 +85,7 @@ export class HandshakeState {
   readonly #initiator: boolean;
   readonly #symmetric: SymmetricState;
   readonly #s: DhKeyPair | null;
+  readonly #ownsStatic: boolean;
   #e: DhKeyPair | null = null;
   #rs: Uint8Array | null;
   #re: Uint8Array | null = null;
@@ -97,6 +100,7 @@ export class HandshakeState {
     this.#pattern = options.pattern;
     this.#initiator = options.initiator;
     this.#s = options.s ?? null;
+    this.#ownsStatic = options.ownsStatic ?? false;
     this.#rs = options.rs ? options.rs.slice() : null;
     this.#fixedEphemeral = options.testOnlyFixedEphemeral;
     if (this.#rs !== null && this.#rs.length !== DHLEN) {
@@ -320,6 +324,7 @@ export class HandshakeState {
     const [c1, c2] = this.#symmetric.split();
     this.#symmetric.destroy();
     this.#e?.destroy();
+    if (this.#ownsStatic) this.#s?.destroy();
     return this.#initiator ? new TransportState(c1, c2, hash) : new TransportState(c2, c1, hash);
   }
 

@@ -1,0 +1,250 @@
+/**
+ * `NoiseClient`: the initiating side of a Pubky Noise session, wire-compatible
+ * with the Rust crate's `NoiseClient`.
+ *
+ * - XX for first contact (trust on first use): the server's static key comes
+ *   back to be pinned.
+ * - IK once the server's static key is pinned (or delivered out of band).
+ * - NN: no identities at all.
+ *
+ * The check order of each step follows the crate (see the reference, §2.3).
+ *
+ * @module
+ */
+import { NoiseError, NoiseErrorCode } from "./errors.ts";
+import { expectLength, utf8 } from "./bytes.ts";
+import { type CryptoSuite, loadCryptoSuite } from "./crypto/suite.ts";
+import { HandshakeState } from "./noise/handshake_state.ts";
+import { IK, NN, XX } from "./noise/patterns.ts";
+import { decodeIdentityPayload, type IdentityPayload } from "./identity_payload.ts";
+import { checkServerHint, signedIdentityPayload, verifyPeerIdentity } from "./identity.ts";
+import type { RingKeyProvider } from "./ring.ts";
+import { StaticKeySource } from "./static_key.ts";
+
+/** The prologue of every Pubky Noise handshake (not configurable, as in the crate). */
+export const PROLOGUE: Uint8Array = utf8("pubky-noise-v1");
+/** The IK protocol name. */
+export const IK_SUITE = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
+/** The XX protocol name. */
+export const XX_SUITE = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+/** The NN protocol name. */
+export const NN_SUITE = "Noise_NN_25519_ChaChaPoly_BLAKE2s";
+/** Default lifetime of a client's `hint_expires_at`, in seconds. */
+export const DEFAULT_HANDSHAKE_EXPIRY_SECS = 300;
+
+/** Options of {@linkcode NoiseClient} and {@linkcode NoiseServer}. */
+export interface NoisePeerOptions {
+  /** Key epoch of the device static (default 0, as the crate); bump it to rotate keys. */
+  epoch?: number;
+  /** The primitives (default: the fastest of this runtime). */
+  suite?: CryptoSuite;
+}
+
+/** Options of {@linkcode NoiseClient}. */
+export interface NoiseClientOptions extends NoisePeerOptions {
+  /** The current Unix time in seconds; when set, payloads carry `hint_expires_at`. */
+  nowUnix?: number | null;
+  /** Lifetime of `hint_expires_at` (default 300 s). */
+  expirySecs?: number;
+}
+
+/** What an XX client's first step returns (Rust `XxInitResult`). */
+export interface XxInitResult {
+  /** The handshake, to pass to the next step. */
+  hs: HandshakeState;
+  /** Message 1, to send to the server. */
+  firstMsg: Uint8Array;
+  /** The hint, returned unchanged (XX sends it in message 3). */
+  serverHint: string | null;
+}
+
+/** What the XX client's second step returns. */
+export interface XxClientStep {
+  /** The handshake, complete; to be split into a link. */
+  hs: HandshakeState;
+  /** Message 3, to send to the server. */
+  finalMsg: Uint8Array;
+  /** The server's verified identity payload. */
+  serverIdentity: IdentityPayload;
+  /** The server's static key: pin it and use IK next time. */
+  serverStaticPk: Uint8Array;
+}
+
+export function deviceIdBytes(deviceId: Uint8Array | string): Uint8Array {
+  return typeof deviceId === "string" ? utf8(deviceId) : deviceId.slice();
+}
+
+/**
+ * The client of a Pubky Noise session.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient } from "@pubky/noise";
+ * const ring = await DummyRing.create(crypto.getRandomValues(new Uint8Array(32)), "kid");
+ * const client = new NoiseClient("kid", "my-phone-device-01", ring).withNowUnix(Math.floor(Date.now() / 1000));
+ * const { firstMsg } = await client.buildInitiatorXxTofu();
+ * console.log(firstMsg.length); // 32
+ * ```
+ */
+export class NoiseClient {
+  /** Key id passed to the ring. */
+  readonly kid: string;
+  /** The device id (at least 16 bytes for XX and IK). */
+  readonly deviceId: Uint8Array;
+  /** The key ring. */
+  readonly ring: RingKeyProvider;
+  /** The IK protocol name (as the crate's `suite` field). */
+  readonly suite: string = IK_SUITE;
+  /** Unix time used for `hint_expires_at`; `null`: payloads carry none. */
+  nowUnix: number | null;
+  /** Lifetime of `hint_expires_at` in seconds. */
+  expirySecs: number;
+  readonly #crypto: CryptoSuite | undefined;
+  readonly #static: StaticKeySource;
+
+  /** Rust `NoiseClient::new_direct(kid, device_id, ring)`. */
+  constructor(
+    kid: string,
+    deviceId: Uint8Array | string,
+    ring: RingKeyProvider,
+    options: NoiseClientOptions = {},
+  ) {
+    this.kid = kid;
+    this.deviceId = deviceIdBytes(deviceId);
+    this.ring = ring;
+    this.nowUnix = options.nowUnix ?? null;
+    this.expirySecs = options.expirySecs ?? DEFAULT_HANDSHAKE_EXPIRY_SECS;
+    this.#crypto = options.suite;
+    this.#static = new StaticKeySource(ring, kid, this.deviceId, options.epoch ?? 0);
+  }
+
+  /** Sets the clock used for `hint_expires_at` (Rust `with_now_unix`). */
+  withNowUnix(nowUnix: number): this {
+    this.nowUnix = nowUnix;
+    return this;
+  }
+
+  /** Sets the lifetime of `hint_expires_at` (Rust `with_expiry_secs`). */
+  withExpirySecs(secs: number): this {
+    this.expirySecs = secs;
+    return this;
+  }
+
+  async #suite(): Promise<CryptoSuite> {
+    return this.#crypto ?? await loadCryptoSuite();
+  }
+
+  #hintExpiresAt(): number | null {
+    return this.nowUnix === null ? null : this.nowUnix + this.expirySecs;
+  }
+
+  /**
+   * IK, step 1 (Rust `build_initiator_ik_direct`): message 1 to a server whose
+   * static key is pinned, carrying our signed identity.
+   */
+  async buildInitiatorIkDirect(
+    serverStaticPub: Uint8Array,
+    serverHint: string | null = null,
+  ): Promise<{ hs: HandshakeState; firstMsg: Uint8Array }> {
+    expectLength(serverStaticPub, 32, "server static key", NoiseErrorCode.InvalidPeerKey);
+    checkServerHint(serverHint);
+    const suite = await this.#suite();
+    const { s, ownsStatic } = await this.#static.acquire(suite);
+    const hs = new HandshakeState({
+      suite,
+      pattern: IK,
+      initiator: true,
+      prologue: PROLOGUE,
+      s,
+      ownsStatic,
+      rs: serverStaticPub,
+    });
+    const payload = await signedIdentityPayload({
+      ring: this.ring,
+      kid: this.kid,
+      localNoisePub: s.publicKey,
+      role: "Client",
+      remoteNoisePub: serverStaticPub,
+      serverHint,
+      hintExpiresAt: this.#hintExpiresAt(),
+    });
+    const firstMsg = await hs.writeMessage(payload);
+    return { hs, firstMsg };
+  }
+
+  /** XX, step 1 (Rust `build_initiator_xx_tofu`): message 1, no payload. */
+  async buildInitiatorXxTofu(serverHint: string | null = null): Promise<XxInitResult> {
+    const suite = await this.#suite();
+    const { s, ownsStatic } = await this.#static.acquire(suite);
+    const hs = new HandshakeState({
+      suite,
+      pattern: XX,
+      initiator: true,
+      prologue: PROLOGUE,
+      s,
+      ownsStatic,
+    });
+    const firstMsg = await hs.writeMessage(new Uint8Array(0));
+    return { hs, firstMsg, serverHint };
+  }
+
+  /**
+   * XX, step 2 (Rust `complete_initiator_xx`): reads message 2, verifies the
+   * server's identity, writes message 3 with ours.
+   */
+  async completeInitiatorXx(
+    hs: HandshakeState,
+    serverResponse: Uint8Array,
+    serverHint: string | null = null,
+  ): Promise<XxClientStep> {
+    checkServerHint(serverHint);
+    const s = hs.localStatic;
+    if (s === null) throw new NoiseError(NoiseErrorCode.Other, "not an XX client handshake");
+    const payloadBytes = await hs.readMessage(serverResponse);
+    const serverIdentity = decodeIdentityPayload(payloadBytes);
+    const serverStaticPk = hs.remoteStatic;
+    if (serverStaticPk === null) throw new NoiseError(NoiseErrorCode.RemoteStaticMissing);
+    // The server signs without knowing our static (no remote in its binding).
+    await verifyPeerIdentity(serverIdentity, serverStaticPk, "Server", null);
+    const payload = await signedIdentityPayload({
+      ring: this.ring,
+      kid: this.kid,
+      localNoisePub: s,
+      role: "Client",
+      remoteNoisePub: serverStaticPk,
+      serverHint,
+      hintExpiresAt: this.#hintExpiresAt(),
+    });
+    const finalMsg = await hs.writeMessage(payload);
+    return { hs, finalMsg, serverIdentity, serverStaticPk };
+  }
+
+  /** NN, step 1 (Rust `build_initiator_nn`): message 1, no keys, no identity. */
+  async buildInitiatorNn(): Promise<{ hs: HandshakeState; firstMsg: Uint8Array }> {
+    const hs = new HandshakeState({
+      suite: await this.#suite(),
+      pattern: NN,
+      initiator: true,
+      prologue: PROLOGUE,
+    });
+    return { hs, firstMsg: await hs.writeMessage(new Uint8Array(0)) };
+  }
+
+  /** NN, step 2 (Rust `complete_initiator_nn`): reads message 2. */
+  async completeInitiatorNn(
+    hs: HandshakeState,
+    serverResponse: Uint8Array,
+  ): Promise<HandshakeState> {
+    await hs.readMessage(serverResponse);
+    return hs;
+  }
+
+  /** Redacted. */
+  toString(): string {
+    return `NoiseClient(${this.kid})`;
+  }
+  /** Redacted. */
+  toJSON(): { kid: string } {
+    return { kid: this.kid };
+  }
+}

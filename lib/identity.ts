@@ -1,0 +1,91 @@
+/**
+ * Identity binding in the handshake: each side's Ed25519 identity signs its
+ * Noise static key (BLAKE3 binding, see `binding.ts`), carried as the JSON
+ * identity payload of a handshake message (`identity_payload.ts`).
+ *
+ * The verifier rebuilds the binding from the keys the Noise state authenticated
+ * (the peer's static from the handshake, its own static), never from the payload.
+ *
+ * @module
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { NoiseError, NoiseErrorCode } from "./errors.ts";
+import { makeBindingMessage, verifyIdentityBinding } from "./binding.ts";
+import { encodeIdentityPayload, type IdentityPayload, type Role } from "./identity_payload.ts";
+import type { RingKeyProvider } from "./ring.ts";
+
+/** Longest `server_hint`, in UTF-8 bytes (Rust `MAX_SERVER_HINT_LEN`). */
+export const MAX_SERVER_HINT_LEN = 256;
+
+/** What a signer needs to produce its payload. */
+export interface SignIdentityParams {
+  ring: RingKeyProvider;
+  kid: string;
+  localNoisePub: Uint8Array;
+  role: Role;
+  remoteNoisePub: Uint8Array | null;
+  serverHint: string | null;
+  hintExpiresAt: number | null;
+}
+
+/** The encoded, signed identity payload of one handshake message. */
+export async function signedIdentityPayload(p: SignIdentityParams): Promise<Uint8Array> {
+  const ed25519Pub = await p.ring.ed25519PublicKey(p.kid);
+  const binding = makeBindingMessage({
+    ed25519Pub,
+    localNoisePub: p.localNoisePub,
+    role: p.role,
+    remoteNoisePub: p.remoteNoisePub,
+  });
+  const sig = await p.ring.signEd25519(p.kid, binding);
+  return encodeIdentityPayload({
+    ed25519Pub,
+    role: p.role,
+    serverHint: p.serverHint,
+    hintExpiresAt: p.hintExpiresAt,
+    sig,
+  });
+}
+
+/** Throws `Policy` when the hint is longer than 256 UTF-8 bytes (Rust counts bytes). */
+export function checkServerHint(hint: string | null): void {
+  if (hint === null) return;
+  const len = new TextEncoder().encode(hint).length;
+  if (len > MAX_SERVER_HINT_LEN) {
+    throw new NoiseError(
+      NoiseErrorCode.Policy,
+      `server_hint too long: ${len} chars (max ${MAX_SERVER_HINT_LEN})`,
+    );
+  }
+}
+
+/**
+ * Verifies that `payload` binds the peer's Ed25519 identity to `peerNoisePub`
+ * (the static the handshake authenticated) in `role`, with `remoteNoisePub`
+ * (ours) where the signer knew it. Errors as the crate: an Ed25519 key that does
+ * not decode is `Other`, a bad signature `IdentityVerify`.
+ */
+export async function verifyPeerIdentity(
+  payload: IdentityPayload,
+  peerNoisePub: Uint8Array,
+  role: Role,
+  remoteNoisePub: Uint8Array | null,
+): Promise<void> {
+  try {
+    ed25519.Point.fromBytes(payload.ed25519Pub);
+  } catch {
+    throw new NoiseError(NoiseErrorCode.Other, "invalid Ed25519 public key");
+  }
+  // Stricter than the crate, which ignores `role`: a payload must claim the role
+  // its binding is checked for (honest Rust peers always do).
+  if (payload.role !== role) throw new NoiseError(NoiseErrorCode.IdentityVerify);
+  const binding = makeBindingMessage({
+    ed25519Pub: payload.ed25519Pub,
+    localNoisePub: peerNoisePub,
+    role,
+    remoteNoisePub,
+  });
+  if (!(await verifyIdentityBinding(payload.ed25519Pub, binding, payload.sig))) {
+    throw new NoiseError(NoiseErrorCode.IdentityVerify);
+  }
+}

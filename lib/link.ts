@@ -1,0 +1,84 @@
+/**
+ * `NoiseLink`: the tiny data-link adapter of an established session, with
+ * `encrypt` and `decrypt` of one Noise transport message each (as the Rust
+ * crate's `NoiseLink`). Ciphertext = plaintext + 16-byte tag, no framing.
+ *
+ * @module
+ */
+import { SessionId } from "./session_id.ts";
+import type { TransportState } from "./noise/transport_state.ts";
+
+/**
+ * An established session.
+ *
+ * @example
+ * ```ts
+ * import { clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn, serverCompleteNn } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const ct = clientLink.encrypt(new TextEncoder().encode("hello"));
+ * console.log(new TextDecoder().decode(serverLink.decrypt(ct))); // hello
+ * ```
+ */
+export class NoiseLink {
+  readonly #transport: TransportState;
+  readonly #sessionId: SessionId;
+
+  /** @internal Made by the handshake functions. */
+  constructor(transport: TransportState) {
+    this.#transport = transport;
+    this.#sessionId = new SessionId(transport.handshakeHash);
+  }
+
+  /** The session id (the handshake hash), equal on both sides. */
+  get sessionId(): SessionId {
+    return this.#sessionId;
+  }
+
+  /** The session tag to bind app messages to this channel (the handshake hash, 32 bytes). */
+  exportSessionTag(): Uint8Array {
+    return this.#sessionId.toBytes();
+  }
+
+  /** Seals `plaintext` (at most 65519 bytes) into one transport message. */
+  encrypt(plaintext: Uint8Array): Uint8Array {
+    return this.#transport.writeMessage(plaintext);
+  }
+
+  /** Opens the next transport message; refused, with nothing changed, unless it authenticates. */
+  decrypt(ciphertext: Uint8Array): Uint8Array {
+    return this.#transport.readMessage(ciphertext);
+  }
+
+  /** The Noise transport underneath (nonces, rekey). */
+  get transport(): TransportState {
+    return this.#transport;
+  }
+
+  /** Wipes the keys; the link cannot be used afterwards. */
+  destroy(): void {
+    this.#transport.destroy();
+  }
+
+  /** Redacted. */
+  toString(): string {
+    return `NoiseLink(${this.#sessionId})`;
+  }
+  /** Redacted. */
+  toJSON(): { sessionId: string } {
+    return { sessionId: this.#sessionId.toString() };
+  }
+  /** Redacted. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+  /** Redacted. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+}
