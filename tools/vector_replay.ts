@@ -43,7 +43,7 @@ export function vectorsOf(json: unknown): NoiseVector[] {
   if (json && typeof json === "object" && Array.isArray((json as { vectors?: unknown }).vectors)) {
     return (json as { vectors: NoiseVector[] }).vectors;
   }
-  throw new Error("not a vector file: expected an array or {\"vectors\": [...]}");
+  throw new Error('not a vector file: expected an array or {"vectors": [...]}');
 }
 
 /** Why we cannot run `v`, or `null` when we can. */
