@@ -72,7 +72,9 @@ export async function verifyPeerIdentity(
   remoteNoisePub: Uint8Array | null,
 ): Promise<void> {
   try {
-    ed25519.Point.fromBytes(payload.ed25519Pub);
+    // zip215 decoding reduces y mod p, as ed25519-dalek's decompression does: a
+    // non-canonical key decodes here and fails the signature check (5000), as in Rust.
+    ed25519.Point.fromBytes(payload.ed25519Pub, true);
   } catch {
     throw new NoiseError(NoiseErrorCode.Other, "invalid Ed25519 public key");
   }

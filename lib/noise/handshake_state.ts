@@ -229,7 +229,7 @@ export class HandshakeState {
     const snap = this.#snapshot();
     try {
       const tokens = this.#pattern.messages[this.#index];
-      if (this.#overhead(tokens) + payload.length > MAX_MESSAGE_LEN) throw inputError();
+      if (this.#overhead(tokens, true) + payload.length > MAX_MESSAGE_LEN) throw inputError();
       const parts: Uint8Array[] = [];
       for (const token of tokens) {
         switch (token) {
@@ -259,8 +259,12 @@ export class HandshakeState {
     }
   }
 
-  /** Bytes a message of `tokens` adds to its payload, with the keys we will have by then. */
-  #overhead(tokens: readonly Token[]): number {
+  /**
+   * Bytes a message of `tokens` adds to its payload, with the keys we will have
+   * by then; the payload's own tag only if `withPayloadTag` (a reader lets a short
+   * payload fail as "decrypt error", as snow does).
+   */
+  #overhead(tokens: readonly Token[], withPayloadTag: boolean): number {
     let keyed = this.#symmetric.cipherState.hasKey();
     let n = 0;
     for (const t of tokens) {
@@ -268,7 +272,7 @@ export class HandshakeState {
       else if (t === "s") n += DHLEN + (keyed ? TAGLEN : 0);
       else keyed = true;
     }
-    return n + (keyed ? TAGLEN : 0);
+    return n + (keyed && withPayloadTag ? TAGLEN : 0);
   }
 
   /** `ReadMessage(message, payload_buffer)`: the payload of the peer's next handshake message. */
@@ -278,7 +282,7 @@ export class HandshakeState {
     try {
       const tokens = this.#pattern.messages[this.#index];
       if (!(message instanceof Uint8Array)) throw inputError();
-      if (message.length > MAX_MESSAGE_LEN || message.length < this.#overhead(tokens)) {
+      if (message.length > MAX_MESSAGE_LEN || message.length < this.#overhead(tokens, false)) {
         throw inputError();
       }
       let off = 0;
