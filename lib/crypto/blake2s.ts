@@ -30,7 +30,7 @@ export interface NoiseHash {
 }
 
 /** An incremental hash that can be reset and reused (no allocation per call). */
-interface Hasher {
+export interface Hasher {
   init(): void;
   update(data: Uint8Array): void;
   digest(): Uint8Array;
@@ -40,8 +40,8 @@ const ONE = new Uint8Array([1]);
 const TWO = new Uint8Array([2]);
 const THREE = new Uint8Array([3]);
 
-/** HASH, HMAC and HKDF over any resettable hasher. */
-function noiseHashOver(name: string, hasher: Hasher): NoiseHash {
+/** HASH, HMAC and HKDF (spec §4.3) over any resettable BLAKE2s hasher. */
+export function noiseHashOver(name: string, hasher: Hasher): NoiseHash {
   const ipad = new Uint8Array(BLOCKLEN);
   const opad = new Uint8Array(BLOCKLEN);
 
