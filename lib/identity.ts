@@ -71,23 +71,26 @@ export async function verifyPeerIdentity(
   role: Role,
   remoteNoisePub: Uint8Array | null,
 ): Promise<void> {
-  try {
-    // zip215 decoding reduces y mod p, as ed25519-dalek's decompression does: a
-    // non-canonical key decodes here and fails the signature check (5000), as in Rust.
-    ed25519.Point.fromBytes(payload.ed25519Pub, true);
-  } catch {
-    throw new NoiseError(NoiseErrorCode.Other, "invalid Ed25519 public key");
-  }
-  // Stricter than the crate, which ignores `role`: a payload must claim the role
-  // its binding is checked for (honest Rust peers always do).
-  if (payload.role !== role) throw new NoiseError(NoiseErrorCode.IdentityVerify);
   const binding = makeBindingMessage({
     ed25519Pub: payload.ed25519Pub,
     localNoisePub: peerNoisePub,
     role,
     remoteNoisePub,
   });
-  if (!(await verifyIdentityBinding(payload.ed25519Pub, binding, payload.sig))) {
-    throw new NoiseError(NoiseErrorCode.IdentityVerify);
+  // Stricter than the crate, which ignores `role`: a payload must claim the role
+  // its binding is checked for (honest Rust peers always do).
+  if (
+    payload.role === role && await verifyIdentityBinding(payload.ed25519Pub, binding, payload.sig)
+  ) {
+    return;
   }
+  // Failed: tell an undecodable key (Rust: `VerifyingKey::from_bytes` → Other) from a bad
+  // signature. zip215 decoding reduces y mod p as ed25519-dalek does, so a non-canonical key
+  // decodes and fails as a signature (5000), as in Rust.
+  try {
+    ed25519.Point.fromBytes(payload.ed25519Pub, true);
+  } catch {
+    throw new NoiseError(NoiseErrorCode.Other, "invalid Ed25519 public key");
+  }
+  throw new NoiseError(NoiseErrorCode.IdentityVerify);
 }

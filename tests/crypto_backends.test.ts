@@ -12,6 +12,7 @@ import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 import {
   detectX25519,
   nobleX25519Backend,
+  nodeX25519,
   webCryptoX25519Backend,
   type X25519,
 } from "../lib/crypto/x25519.ts";
@@ -33,17 +34,18 @@ const LOW_ORDER_POINTS = [
 ];
 
 async function x25519Backends(): Promise<X25519[]> {
-  const list: X25519[] = [nobleX25519Backend];
-  if ((await detectX25519()).name === "webcrypto") list.push(webCryptoX25519Backend);
+  const list: X25519[] = [nobleX25519Backend, webCryptoX25519Backend];
+  const node = await nodeX25519();
+  if (node) list.push(node);
   return list;
 }
 
 describe("X25519", () => {
-  test("WebCrypto is the detected backend in this runtime", async () => {
-    assert.equal((await detectX25519()).name, "webcrypto");
+  test("node+webcrypto is the detected backend in Deno, Bun and Node", async () => {
+    assert.equal((await detectX25519()).name, "node+webcrypto");
   });
 
-  for (const name of ["noble", "webcrypto"]) {
+  for (const name of ["noble", "webcrypto", "node+webcrypto"]) {
     test(`${name}: RFC 7748 §6.1 keys and shared secret`, async () => {
       const dh = (await x25519Backends()).find((b) => b.name === name);
       assert.ok(dh, `${name} backend available`);
@@ -68,13 +70,28 @@ describe("X25519", () => {
 
     test(`${name}: every low-order point gives NoiseError 7000, not a runtime error`, async () => {
       const dh = (await x25519Backends()).find((b) => b.name === name)!;
-      const me = await dh.generateKeyPair();
-      for (const hex of LOW_ORDER_POINTS) {
-        await assert.rejects(dh.dh(me, fromHex(hex)), (e: unknown) => {
-          assert.ok(e instanceof NoiseError, `${hex}: ${e}`);
-          assert.equal(e.code, NoiseErrorCode.InvalidPeerKey);
-          return true;
-        });
+      for (const me of [await dh.generateKeyPair(), await dh.importSecretKey(rand(32))]) {
+        for (const hex of LOW_ORDER_POINTS) {
+          await assert.rejects(dh.dh(me, fromHex(hex)), (e: unknown) => {
+            assert.ok(e instanceof NoiseError, `${me.backend} ${hex}: ${e}`);
+            assert.equal(e.code, NoiseErrorCode.InvalidPeerKey);
+            return true;
+          });
+        }
+      }
+    });
+
+    test(`${name}: fresh (ephemeral) key pairs agree with noble`, async () => {
+      const dh = (await x25519Backends()).find((b) => b.name === name)!;
+      for (let i = 0; i < 10; i++) {
+        const mine = await dh.generateKeyPair();
+        const theirs = rand(32);
+        const theirsPub = nobleX25519.getPublicKey(theirs);
+        const high = theirsPub.slice();
+        high[31] |= 0x80; // the top bit is masked, as RFC 7748 says
+        const expected = toHex(nobleX25519.getSharedSecret(theirs, mine.publicKey));
+        assert.equal(toHex(await dh.dh(mine, theirsPub)), expected, `${mine.backend}`);
+        assert.equal(toHex(await dh.dh(mine, high)), expected, `${mine.backend} top bit`);
       }
     });
 

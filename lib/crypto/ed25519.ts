@@ -265,21 +265,48 @@ class NobleSigner implements Ed25519Signer {
 // verification
 
 /**
- * Noble's decoding rules, checked without the (expensive) equation: `A` canonical and not of
- * small order, `R` canonically encoded (`y < p`, no "negative zero"), `s < L`.
+ * Noble's decoding rules for the signature, checked without the (expensive) equation:
+ * `R` canonically encoded (`y < p`, no "negative zero"), `s < L`.
  */
-function encodingsAcceptable(publicKey: Uint8Array, signature: Uint8Array): boolean {
+function signatureEncodingAcceptable(signature: Uint8Array): boolean {
   const s = bytesToNumberLE(signature.subarray(32, 64));
   if (s >= L) return false;
   const rBytes = signature.subarray(0, 32);
   const ry = bytesToNumberLE(rBytes) & Y_MASK;
   if (ry >= P) return false;
-  if ((rBytes[31] & 0x80) !== 0 && (ry === 1n || ry === P - 1n)) return false; // x = 0, sign 1
+  return !((rBytes[31] & 0x80) !== 0 && (ry === 1n || ry === P - 1n)); // x = 0, sign 1
+}
+
+/** Noble's decoding rules for the key: `A` canonical and not of small order. */
+function publicKeyAcceptable(publicKey: Uint8Array): boolean {
   try {
     return !ed25519.Point.fromBytes(publicKey, false).isSmallOrder();
   } catch {
     return false;
   }
+}
+
+/**
+ * Public keys already checked and imported for verification. Peers reconnect with
+ * the same identity, and both the point decompression (a field square root) and
+ * the WebCrypto import cost more than the verification itself. Bounded, oldest
+ * evicted first; it holds public keys only.
+ */
+const verifyKeys = new Map<string, Promise<CryptoKey> | null>();
+const MAX_VERIFY_KEYS = 1024;
+
+function verifyKeyFor(publicKey: Uint8Array): Promise<CryptoKey> | null {
+  const id = toHex(publicKey);
+  let key = verifyKeys.get(id);
+  if (key === undefined) {
+    key = publicKeyAcceptable(publicKey)
+      ? crypto.subtle.importKey("raw", bufferSource(publicKey), ALG, false, ["verify"])
+      : null;
+    if (verifyKeys.size >= MAX_VERIFY_KEYS) verifyKeys.delete(verifyKeys.keys().next().value!);
+    verifyKeys.set(id, key);
+    key?.catch(() => verifyKeys.delete(id));
+  }
+  return key;
 }
 
 /** The equation on WebCrypto (cofactorless on every runtime the probe accepts). */
@@ -305,8 +332,10 @@ async function verifyWebCryptoUnchecked(
   message: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
-  if (!encodingsAcceptable(publicKey, signature)) return false;
-  return await webCryptoEquation(publicKey, message, signature);
+  if (!signatureEncodingAcceptable(signature)) return false;
+  const key = verifyKeyFor(publicKey);
+  if (key === null) return false;
+  return await crypto.subtle.verify(ALG, await key, bufferSource(signature), bufferSource(message));
 }
 
 /** Fallback: noble (cofactored, RFC 8032 decoding) plus torsion-free `A` and `R`. */
