@@ -133,6 +133,6 @@ export {
   type SuiteBackends,
   suiteBackends,
 } from "./lib/crypto/suite.ts";
-export { DhKeyPair, type X25519 } from "./lib/crypto/x25519.ts";
+export { type DhBackendName, DhKeyPair, type X25519 } from "./lib/crypto/x25519.ts";
 export type { ChaChaPoly } from "./lib/crypto/chachapoly.ts";
 export type { NoiseHash } from "./lib/crypto/blake2s.ts";

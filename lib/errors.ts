@@ -91,6 +91,8 @@ export class NoiseError extends Error {
   readonly #retryAfterMs: number | undefined;
 
   /**
+   * An error of `code`; the message is the Rust `Display` text of that variant.
+   *
    * @param code one of {@linkcode NoiseErrorCode}
    * @param detail the variant's text, e.g. `"decrypt error"` for `Snow`
    * @param options `retryAfterMs` for `RateLimited`
