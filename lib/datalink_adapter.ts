@@ -30,10 +30,17 @@ export function clientStartIkDirect(
 export async function serverAcceptIk(
   server: NoiseServer,
   firstMsg: Uint8Array,
-): Promise<{ hs: HandshakeState; clientIdentity: IdentityPayload; response: Uint8Array }> {
+): Promise<
+  {
+    hs: HandshakeState;
+    clientIdentity: IdentityPayload;
+    clientStaticPk: Uint8Array;
+    response: Uint8Array;
+  }
+> {
   const { hs, identity } = await server.buildResponderReadIk(firstMsg);
   const response = await hs.writeMessage(new Uint8Array(0));
-  return { hs, clientIdentity: identity, response };
+  return { hs, clientIdentity: identity, clientStaticPk: hs.remoteStatic!, response };
 }
 
 /** IK step 3 on the client: reads message 2 (any payload is ignored, as in the crate). */
@@ -100,9 +107,10 @@ export async function serverCompleteXx(
   hs: HandshakeState,
   clientFinalMsg: Uint8Array,
   serverStaticPk: Uint8Array,
-): Promise<{ link: NoiseLink; clientIdentity: IdentityPayload }> {
+): Promise<{ link: NoiseLink; clientIdentity: IdentityPayload; clientStaticPk: Uint8Array }> {
   const { identity } = await server.completeResponderXx(hs, clientFinalMsg, serverStaticPk);
-  return { link: new NoiseLink(hs.split()), clientIdentity: identity };
+  const clientStaticPk = hs.remoteStatic!;
+  return { link: new NoiseLink(hs.split()), clientIdentity: identity, clientStaticPk };
 }
 
 /** NN step 1 on the client. */

@@ -40,6 +40,11 @@ export class NoiseLink {
     return this.#sessionId;
   }
 
+  /** The peer's static public key, authenticated by the handshake (`null` for NN). */
+  get remoteStatic(): Uint8Array | null {
+    return this.#transport.remoteStatic;
+  }
+
   /** The session tag to bind app messages to this channel (the handshake hash, 32 bytes). */
   exportSessionTag(): Uint8Array {
     return this.#sessionId.toBytes();

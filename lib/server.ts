@@ -168,9 +168,14 @@ export class NoiseServer {
   async buildResponderReadIk(firstMsg: Uint8Array): Promise<ClientHello> {
     this.#checkSize(firstMsg);
     const hs = await this.#responder(IK);
-    const payload = await hs.readMessage(firstMsg);
-    const identity = await this.#verifyClient(hs, payload);
-    return { hs, identity };
+    try {
+      const payload = await hs.readMessage(firstMsg);
+      const identity = await this.#verifyClient(hs, payload);
+      return { hs, identity };
+    } catch (e) {
+      hs.destroy(); // nobody else holds this handshake: wipe it now
+      throw e;
+    }
   }
 
   /**
@@ -183,19 +188,24 @@ export class NoiseServer {
   ): Promise<{ hs: HandshakeState; response: Uint8Array; serverStaticPk: Uint8Array }> {
     this.#checkSize(firstMsg);
     const hs = await this.#responder(XX);
-    await hs.readMessage(firstMsg);
-    const serverStaticPk = hs.localStatic!;
-    const payload = await signedIdentityPayload({
-      ring: this.ring,
-      kid: this.kid,
-      localNoisePub: serverStaticPk,
-      role: "Server",
-      remoteNoisePub: null,
-      serverHint: null,
-      hintExpiresAt: this.#clock() + DEFAULT_HANDSHAKE_EXPIRY_SECS,
-    });
-    const response = await hs.writeMessage(payload);
-    return { hs, response, serverStaticPk };
+    try {
+      await hs.readMessage(firstMsg);
+      const serverStaticPk = hs.localStatic!;
+      const payload = await signedIdentityPayload({
+        ring: this.ring,
+        kid: this.kid,
+        localNoisePub: serverStaticPk,
+        role: "Server",
+        remoteNoisePub: null,
+        serverHint: null,
+        hintExpiresAt: this.#clock() + DEFAULT_HANDSHAKE_EXPIRY_SECS,
+      });
+      const response = await hs.writeMessage(payload);
+      return { hs, response, serverStaticPk };
+    } catch (e) {
+      hs.destroy(); // nobody else holds this handshake: wipe it now
+      throw e;
+    }
   }
 
   /** XX, step 2 (Rust `complete_responder_xx`): reads and verifies message 3. */

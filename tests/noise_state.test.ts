@@ -121,6 +121,23 @@ describe("handshakes", () => {
     await assert.rejects(init.writeMessage(), isSnow("state error: HandshakeFinished"));
   });
 
+  test("destroy() ends an abandoned handshake: it can neither go on nor split", async () => {
+    const suite = await loadCryptoSuite();
+    const { init, resp } = await pair(suite);
+    await resp.readMessage(await init.writeMessage());
+    resp.destroy();
+    await assert.rejects(resp.writeMessage(), isSnow("state error: HandshakeFinished"));
+    assert.throws(() => resp.split(), isSnow("state error: HandshakeNotFinished"));
+  });
+
+  test("the transport knows the peer static the handshake authenticated", async () => {
+    const suite = await loadCryptoSuite();
+    const { init, resp, s1, s2 } = await pair(suite, XX);
+    const [a, b] = await run(init, resp);
+    assert.equal(toHex(a.remoteStatic!), toHex(s2.publicKey));
+    assert.equal(toHex(b.remoteStatic!), toHex(s1.publicKey));
+  });
+
   test("a second operation while one is in flight is refused, not interleaved", async () => {
     const suite = await loadCryptoSuite();
     const { init } = await pair(suite);

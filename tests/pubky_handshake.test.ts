@@ -224,6 +224,9 @@ describe("complete flows", () => {
     assert.equal(first.s2.clientIdentity.serverHint, null);
     assert.equal(first.s2.clientIdentity.hintExpiresAt, null);
     assertLinked(first.c2.link, first.s2.link, "XX");
+    assert.equal(toHex(first.s2.clientStaticPk), KAT_CLIENT.x25519_pk);
+    assert.equal(toHex(first.s2.link.remoteStatic!), KAT_CLIENT.x25519_pk);
+    assert.equal(toHex(first.c2.link.remoteStatic!), KAT_SERVER.x25519_pk);
 
     // Pin what XX delivered, then IK.
     const pinned = first.c2.serverStaticPk;
@@ -231,7 +234,10 @@ describe("complete flows", () => {
     assert.equal(toHex(second.s1.clientIdentity.ed25519Pub), CLIENT_ED25519_PUB);
     assert.equal(second.s1.clientIdentity.role, "Client");
     assert.equal(toHex(second.s1.hs.remoteStatic!), KAT_CLIENT.x25519_pk);
+    assert.equal(toHex(second.s1.clientStaticPk), KAT_CLIENT.x25519_pk);
     assertLinked(second.clientLink, second.serverLink, "IK");
+    assert.equal(toHex(second.serverLink.remoteStatic!), KAT_CLIENT.x25519_pk);
+    assert.equal(toHex(second.clientLink.remoteStatic!), KAT_SERVER.x25519_pk);
 
     assert.notEqual(
       first.c2.link.sessionId.toString(),

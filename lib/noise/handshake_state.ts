@@ -326,10 +326,23 @@ export class HandshakeState {
     this.#split = true;
     const hash = this.#symmetric.getHandshakeHash();
     const [c1, c2] = this.#symmetric.split();
+    const rs = this.#rs;
+    this.destroy();
+    return this.#initiator
+      ? new TransportState(c1, c2, hash, rs)
+      : new TransportState(c2, c1, hash, rs);
+  }
+
+  /**
+   * Wipes the handshake's secrets (chaining key, cipher key, ephemeral key, and the
+   * static key where the state owns it); for an abandoned handshake. The state
+   * cannot be used afterwards. `split()` calls it.
+   */
+  destroy(): void {
+    this.#split = true;
     this.#symmetric.destroy();
     this.#e?.destroy();
     if (this.#ownsStatic) this.#s?.destroy();
-    return this.#initiator ? new TransportState(c1, c2, hash) : new TransportState(c2, c1, hash);
   }
 
   /** Redacted. */

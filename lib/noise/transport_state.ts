@@ -38,17 +38,29 @@ export class TransportState {
   readonly #send: CipherState;
   readonly #receive: CipherState;
   readonly #handshakeHash: Uint8Array;
+  readonly #remoteStatic: Uint8Array | null;
 
   /** @internal Made by `HandshakeState.split()`. */
-  constructor(send: CipherState, receive: CipherState, handshakeHash: Uint8Array) {
+  constructor(
+    send: CipherState,
+    receive: CipherState,
+    handshakeHash: Uint8Array,
+    remoteStatic: Uint8Array | null = null,
+  ) {
     this.#send = send;
     this.#receive = receive;
     this.#handshakeHash = handshakeHash;
+    this.#remoteStatic = remoteStatic ? remoteStatic.slice() : null;
   }
 
   /** The handshake hash `h` of the finished handshake (a copy). */
   get handshakeHash(): Uint8Array {
     return this.#handshakeHash.slice();
+  }
+
+  /** The peer's static public key authenticated by the handshake (a copy), if the pattern has one. */
+  get remoteStatic(): Uint8Array | null {
+    return this.#remoteStatic ? this.#remoteStatic.slice() : null;
   }
 
   /** Nonce of the next message to write. */

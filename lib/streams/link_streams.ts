@@ -1,0 +1,146 @@
+/**
+ * An established {@linkcode NoiseLink} as a pair of `TransformStream`s:
+ * {@linkcode encryptStream} (plaintext in, Noise transport messages out) and
+ * {@linkcode decryptStream} (Noise messages in, plaintext out), and
+ * {@linkcode linkStreams}, which puts both on a {@linkcode MessageCarrier}.
+ *
+ * - The plaintext side is a byte stream: chunks of any size go in; a chunk over
+ *   65519 bytes is split into several Noise messages (each at most 65535 bytes on
+ *   the wire); empty chunks send nothing. A non-empty chunk of at most 65519 bytes
+ *   becomes exactly one Noise message, and each Noise message comes out of
+ *   {@linkcode decryptStream} as exactly one chunk (empty ones, keep-alives, are
+ *   dropped): the message layer (`messages.ts`) builds on this.
+ * - A message that does not authenticate errors the stream with the link's
+ *   `NoiseError` (Snow 3000); since nonces are in order, a dropped, replayed or
+ *   reordered message does too.
+ * - Backpressure holds end to end: each transform holds one input chunk and a
+ *   couple of output messages, so a consumer that stops reading stops the
+ *   producer after a bounded number of chunks.
+ * - Cancel and abort propagate both ways (native `TransformStream` behaviour).
+ *
+ * The two directions of a link are independent: use one encryptStream and one
+ * decryptStream per link, never two of the same kind.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { decryptStream, encryptStream } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(7), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * const plain = ReadableStream.from([new TextEncoder().encode("hello")])
+ *   .pipeThrough(encryptStream(alice))
+ *   .pipeThrough(decryptStream(bob));
+ * for await (const chunk of plain) console.log(new TextDecoder().decode(chunk)); // hello
+ * ```
+ *
+ * @module
+ */
+import { NoiseError, NoiseErrorCode } from "../errors.ts";
+import type { NoiseLink } from "../link.ts";
+import { asNoiseError, expectUnlocked, ignore, type MessageCarrier } from "./carrier.ts";
+
+/** Largest plaintext of one Noise transport message (65535 − 16). */
+export const MAX_CHUNK_PLAINTEXT = 65519;
+
+/** Chunks waiting on the writable side of each transform. */
+const WRITABLE_HWM = 1;
+/** Messages (or plaintext chunks) waiting on the readable side of each transform. */
+const READABLE_HWM = 2;
+
+// Transforms report failures with `controller.error(e)`, never `throw`: workerd
+// raises an unhandled rejection for a throwing transform() even when the caller
+// catches the stream's error.
+function transformFailure(e: unknown): NoiseError {
+  return asNoiseError(e, NoiseErrorCode.Other, "unexpected failure in a link stream");
+}
+
+/**
+ * Plaintext chunks of any size in, Noise transport messages out (each at most
+ * 65535 bytes). Chunks must be `Uint8Array`; anything else errors the stream with
+ * `NoiseError` Other.
+ */
+export function encryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream<Uint8Array, Uint8Array>(
+    {
+      transform(chunk, controller) {
+        if (!(chunk instanceof Uint8Array)) {
+          controller.error(
+            new NoiseError(NoiseErrorCode.Other, "encryptStream: chunks must be Uint8Array"),
+          );
+          return;
+        }
+        try {
+          for (let off = 0; off < chunk.length; off += MAX_CHUNK_PLAINTEXT) {
+            controller.enqueue(link.encrypt(chunk.subarray(off, off + MAX_CHUNK_PLAINTEXT)));
+          }
+        } catch (e) {
+          controller.error(transformFailure(e));
+        }
+      },
+    },
+    { highWaterMark: WRITABLE_HWM },
+    { highWaterMark: READABLE_HWM },
+  );
+}
+
+/**
+ * Noise transport messages in (one per chunk, in order), plaintext out. A message
+ * that fails to decrypt errors both sides of the stream with the `NoiseError`
+ * (Snow 3000, `snow error: decrypt error`).
+ */
+export function decryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream<Uint8Array, Uint8Array>(
+    {
+      transform(message, controller) {
+        if (!(message instanceof Uint8Array)) {
+          controller.error(
+            new NoiseError(NoiseErrorCode.Other, "decryptStream: chunks must be Uint8Array"),
+          );
+          return;
+        }
+        let plain: Uint8Array;
+        try {
+          plain = link.decrypt(message);
+        } catch (e) {
+          controller.error(transformFailure(e));
+          return;
+        }
+        if (plain.length > 0) controller.enqueue(plain);
+      },
+    },
+    { highWaterMark: WRITABLE_HWM },
+    { highWaterMark: READABLE_HWM },
+  );
+}
+
+/** The plaintext side of a secure session: what you read and write. */
+export interface PlaintextStreams {
+  /** Decrypted data from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Data to encrypt and send to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * The plaintext streams of `link` over a message carrier:
+ * `carrier.readable.pipeThrough(decryptStream(link))` and an
+ * {@linkcode encryptStream} piped to `carrier.writable`. Closing the writable
+ * closes the carrier's writable; aborting or cancelling reaches the carrier.
+ * Throws `NoiseError` Other if either stream of the carrier is locked.
+ */
+export function linkStreams(link: NoiseLink, carrier: MessageCarrier): PlaintextStreams {
+  expectUnlocked(carrier, "linkStreams");
+  const encrypt = encryptStream(link);
+  encrypt.readable.pipeTo(carrier.writable).catch(ignore);
+  return {
+    readable: carrier.readable.pipeThrough(decryptStream(link)),
+    writable: encrypt.writable,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `StreamingNoiseLink`: the Rust crate's `StreamingNoiseLink` (`src/streaming.rs`),
+ * wire-compatible: a large message is cut into chunks of at most `chunkSize`
+ * bytes and each chunk is one ordinary {@linkcode NoiseLink} ciphertext (chunk +
+ * 16-byte tag). There is no framing at all — no count, no end marker — so the
+ * caller carries the list of chunks and its boundaries (use the message layer of
+ * `messages.ts` when you need authenticated message boundaries).
+ *
+ * Difference from the Rust crate: the default chunk size is 65519 (the largest
+ * Noise plaintext), not 65536, with which every full chunk fails in Rust; a
+ * chunk size above 65519, below 1 or not an integer is refused at construction
+ * (Rust accepts it and fails later, or panics for 0).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { StreamingNoiseLink } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(3), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const alice = new StreamingNoiseLink(await clientCompleteNn(client, c.hs, s.response));
+ * const bob = new StreamingNoiseLink(serverCompleteNn(s.hs));
+ * const chunks = alice.encryptStreaming(new Uint8Array(100_000));
+ * console.log(chunks.map((c) => c.length)); // [65535, 34497]
+ * console.log(bob.decryptStreaming(chunks).length); // 100000
+ * ```
+ *
+ * @module
+ */
+import { NoiseError, NoiseErrorCode } from "../errors.ts";
+import type { NoiseLink } from "../link.ts";
+import { MAX_CHUNK_PLAINTEXT } from "./link_streams.ts";
+
+function otherError(detail: string): NoiseError {
+  return new NoiseError(NoiseErrorCode.Other, detail);
+}
+
+/** A {@linkcode NoiseLink} that encrypts and decrypts messages of any size as chunks. */
+export class StreamingNoiseLink {
+  /** The default (and largest) chunk size: the largest Noise plaintext, 65519 bytes. */
+  static readonly DEFAULT_CHUNK_SIZE: number = MAX_CHUNK_PLAINTEXT;
+
+  readonly #link: NoiseLink;
+  readonly #chunkSize: number;
+
+  /**
+   * Rust `StreamingNoiseLink::new(link, chunk_size)`; without `chunkSize`, Rust
+   * `new_with_default_chunk_size` (but 65519). Throws `NoiseError` Other for a
+   * chunk size that is not an integer from 1 to 65519.
+   */
+  constructor(link: NoiseLink, chunkSize: number = StreamingNoiseLink.DEFAULT_CHUNK_SIZE) {
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_PLAINTEXT) {
+      throw otherError(
+        `Chunk size ${chunkSize} is not an integer from 1 to ${MAX_CHUNK_PLAINTEXT}`,
+      );
+    }
+    this.#link = link;
+    this.#chunkSize = chunkSize;
+  }
+
+  /** The chunk size in plaintext bytes. */
+  get chunkSize(): number {
+    return this.#chunkSize;
+  }
+
+  /** The link underneath (Rust `inner()` / `inner_mut()`). */
+  get inner(): NoiseLink {
+    return this.#link;
+  }
+
+  /**
+   * `data` as ciphertext chunks, in order: `ceil(len / chunkSize)` of them, each
+   * at most `chunkSize + 16` bytes; empty data gives no chunk (as in Rust).
+   */
+  encryptStreaming(data: Uint8Array): Uint8Array[] {
+    if (!(data instanceof Uint8Array)) throw otherError("data must be a Uint8Array");
+    const out: Uint8Array[] = [];
+    for (let off = 0; off < data.length; off += this.#chunkSize) {
+      out.push(this.#link.encrypt(data.subarray(off, off + this.#chunkSize)));
+    }
+    return out;
+  }
+
+  /**
+   * The concatenated plaintext of `chunks`, decrypted in order. As in Rust, a
+   * chunk that fails to decrypt throws (Snow 3000) after the chunks before it
+   * have been consumed from the link.
+   */
+  decryptStreaming(chunks: readonly Uint8Array[]): Uint8Array {
+    if (!Array.isArray(chunks)) throw otherError("chunks must be an array of Uint8Array");
+    const plain = chunks.map((c) => this.decryptChunk(c));
+    let len = 0;
+    for (const p of plain) len += p.length;
+    const out = new Uint8Array(len);
+    let off = 0;
+    for (const p of plain) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /** One chunk (at most `chunkSize` bytes) as one ciphertext. */
+  encryptChunk(chunk: Uint8Array): Uint8Array {
+    if (!(chunk instanceof Uint8Array)) throw otherError("chunk must be a Uint8Array");
+    if (chunk.length > this.#chunkSize) {
+      throw otherError(`Chunk size ${chunk.length} exceeds limit ${this.#chunkSize}`);
+    }
+    return this.#link.encrypt(chunk);
+  }
+
+  /** One ciphertext chunk, decrypted (Snow 3000 unless it authenticates). */
+  decryptChunk(ciphertext: Uint8Array): Uint8Array {
+    return this.#link.decrypt(ciphertext);
+  }
+}
