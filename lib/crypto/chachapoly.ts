@@ -35,16 +35,26 @@ export function nonceBytes(n: bigint): Uint8Array {
   return out;
 }
 
+// One scratch nonce per module: every use below is synchronous and both backends
+// copy the nonce before returning, so no call can see another's.
+const scratchNonce = new Uint8Array(12);
+const scratchView = new DataView(scratchNonce.buffer);
+
+function scratchNonceBytes(n: bigint): Uint8Array {
+  scratchView.setBigUint64(4, n, true);
+  return scratchNonce;
+}
+
 /** The portable backend: `@noble/ciphers`. */
 export const nobleChaChaPoly: ChaChaPoly = {
   name: "noble",
   encrypt(key, nonce, ad, plaintext) {
-    return chacha20poly1305(key, nonceBytes(nonce), ad).encrypt(plaintext);
+    return chacha20poly1305(key, scratchNonceBytes(nonce), ad).encrypt(plaintext);
   },
   decrypt(key, nonce, ad, ciphertext) {
     if (ciphertext.length < TAGLEN) return null;
     try {
-      return chacha20poly1305(key, nonceBytes(nonce), ad).decrypt(ciphertext);
+      return chacha20poly1305(key, scratchNonceBytes(nonce), ad).decrypt(ciphertext);
     } catch {
       return null;
     }
@@ -78,7 +88,7 @@ function nodeChaChaPoly(nc: NodeCrypto): ChaChaPoly {
   return {
     name: "node",
     encrypt(key, nonce, ad, plaintext) {
-      const c = nc.createCipheriv(ALG, key, nonceBytes(nonce), { authTagLength: TAGLEN });
+      const c = nc.createCipheriv(ALG, key, scratchNonceBytes(nonce), { authTagLength: TAGLEN });
       c.setAAD(ad, { plaintextLength: plaintext.length });
       const body = c.update(plaintext);
       const fin = c.final();
@@ -93,7 +103,9 @@ function nodeChaChaPoly(nc: NodeCrypto): ChaChaPoly {
       if (ciphertext.length < TAGLEN) return null;
       const len = ciphertext.length - TAGLEN;
       try {
-        const d = nc.createDecipheriv(ALG, key, nonceBytes(nonce), { authTagLength: TAGLEN });
+        const d = nc.createDecipheriv(ALG, key, scratchNonceBytes(nonce), {
+          authTagLength: TAGLEN,
+        });
         d.setAuthTag(ciphertext.subarray(len));
         d.setAAD(ad, { plaintextLength: len });
         const body = d.update(ciphertext.subarray(0, len));
