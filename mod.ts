@@ -85,6 +85,7 @@ export {
   type XxClientComplete,
 } from "./lib/datalink_adapter.ts";
 export { NoiseLink } from "./lib/link.ts";
+export { StreamingNoiseLink } from "./lib/streams/streaming_link.ts";
 export { SessionId } from "./lib/session_id.ts";
 export { DummyRing, type DummyRingOptions, type RingKeyProvider } from "./lib/ring.ts";
 export {

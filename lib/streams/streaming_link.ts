@@ -34,7 +34,7 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import type { NoiseLink } from "../link.ts";
-import { MAX_CHUNK_PLAINTEXT } from "./link_streams.ts";
+import { MAX_PLAINTEXT_LEN as MAX_CHUNK_PLAINTEXT } from "../noise/transport_state.ts";
 
 function otherError(detail: string): NoiseError {
   return new NoiseError(NoiseErrorCode.Other, detail);
