@@ -33,6 +33,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
+import { concat } from "../bytes.ts";
 import type { NoiseLink } from "../link.ts";
 import { MAX_PLAINTEXT_LEN as MAX_CHUNK_PLAINTEXT } from "../noise/transport_state.ts";
 
@@ -93,16 +94,7 @@ export class StreamingNoiseLink {
    */
   decryptStreaming(chunks: readonly Uint8Array[]): Uint8Array {
     if (!Array.isArray(chunks)) throw otherError("chunks must be an array of Uint8Array");
-    const plain = chunks.map((c) => this.decryptChunk(c));
-    let len = 0;
-    for (const p of plain) len += p.length;
-    const out = new Uint8Array(len);
-    let off = 0;
-    for (const p of plain) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return concat(...chunks.map((c) => this.decryptChunk(c)));
   }
 
   /** One chunk (at most `chunkSize` bytes) as one ciphertext. */
