@@ -14,6 +14,10 @@
  * - Each side's Ed25519 identity signs its Noise static (BLAKE3 binding).
  * - {@linkcode NoiseLink}: `encrypt`/`decrypt` of one transport message; the
  *   session id is the handshake hash.
+ * - Other entries, never loaded by this one: `@pubky/noise/streams` (WHATWG
+ *   streams: sockets, WebSockets, chunked messages), `@pubky/noise/storage`
+ *   (async messaging and handshakes through Pubky storage) and
+ *   `@pubky/noise/pkarr` (server static keys from signed PKARR records).
  *
  * @example
  * ```ts
