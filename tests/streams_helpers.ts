@@ -229,9 +229,11 @@ export class Checksum {
 
 /** Waits until `condition()` holds, polling every millisecond; fails after `ms`. */
 export function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
   return within(
     (async () => {
-      while (!condition()) await sleep(1);
+      // Stop polling at the deadline too, so a failed wait does not keep the process alive.
+      while (!condition() && Date.now() < deadline) await sleep(1);
     })(),
     ms,
     what,
