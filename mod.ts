@@ -51,6 +51,13 @@
  */
 
 export { NoiseError, NoiseErrorCode, type NoiseErrorOptions } from "./lib/errors.ts";
+export type {
+  TraceEvent,
+  TraceEventName,
+  TraceLogger,
+  TracePattern,
+  TraceRole,
+} from "./lib/trace.ts";
 export { fromHex, toHex } from "./lib/bytes.ts";
 
 // Pubky layer

@@ -20,6 +20,7 @@ import { decodeIdentityPayload, type IdentityPayload } from "./identity_payload.
 import { checkServerHint, signedIdentityPayload, verifyPeerIdentity } from "./identity.ts";
 import type { RingKeyProvider } from "./ring.ts";
 import { StaticKeySource } from "./static_key.ts";
+import type { TraceLogger } from "./trace.ts";
 
 /** The prologue of every Pubky Noise handshake (not configurable, as in the crate). */
 export const PROLOGUE: Uint8Array = utf8("pubky-noise-v1");
@@ -38,6 +39,8 @@ export interface NoisePeerOptions {
   epoch?: number;
   /** The primitives (default: the fastest of this runtime). */
   suite?: CryptoSuite;
+  /** Receives non-sensitive trace events of handshakes and links (default: none, no cost). */
+  trace?: TraceLogger;
 }
 
 /** Options of {@linkcode NoiseClient}. */
@@ -99,6 +102,8 @@ export class NoiseClient {
   nowUnix: number | null;
   /** Lifetime of `hint_expires_at` in seconds. */
   expirySecs: number;
+  /** The trace logger of this client's handshakes and links, if any. */
+  readonly trace: TraceLogger | undefined;
   readonly #crypto: CryptoSuite | undefined;
   readonly #static: StaticKeySource;
 
@@ -114,6 +119,7 @@ export class NoiseClient {
     this.ring = ring;
     this.nowUnix = options.nowUnix ?? null;
     this.expirySecs = options.expirySecs ?? DEFAULT_HANDSHAKE_EXPIRY_SECS;
+    this.trace = options.trace;
     this.#crypto = options.suite;
     this.#static = new StaticKeySource(ring, kid, this.deviceId, options.epoch ?? 0);
   }

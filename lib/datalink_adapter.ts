@@ -9,6 +9,10 @@
  * NN:  clientStartNn → serverAcceptNn → clientCompleteNn, serverCompleteNn
  * ```
  *
+ * With a `trace` logger on the client or server, each function emits
+ * `handshake.*` events and the links they make emit `transport.*` events
+ * (see `trace.ts`); without one they build no event at all.
+ *
  * @module
  */
 import type { HandshakeState } from "./noise/handshake_state.ts";
@@ -16,14 +20,22 @@ import type { IdentityPayload } from "./identity_payload.ts";
 import type { NoiseClient, XxInitResult } from "./client.ts";
 import type { NoiseServer } from "./server.ts";
 import { NoiseLink } from "./link.ts";
+import { HandshakeTracer } from "./trace.ts";
 
 /** IK step 1 on the client: message 1 to a pinned server. */
-export function clientStartIkDirect(
+export async function clientStartIkDirect(
   client: NoiseClient,
   serverStaticPub: Uint8Array,
   hint: string | null = null,
 ): Promise<{ hs: HandshakeState; firstMsg: Uint8Array }> {
-  return client.buildInitiatorIkDirect(serverStaticPub, hint);
+  const trace = client.trace && new HandshakeTracer(client.trace, "client", "IK");
+  try {
+    const start = await client.buildInitiatorIkDirect(serverStaticPub, hint);
+    trace?.attach(start.hs).sent(start.firstMsg);
+    return start;
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** IK step 2 on the server: verifies message 1, answers with message 2 (48 bytes, empty payload). */
@@ -38,9 +50,16 @@ export async function serverAcceptIk(
     response: Uint8Array;
   }
 > {
-  const { hs, identity } = await server.buildResponderReadIk(firstMsg);
-  const response = await hs.writeMessage(new Uint8Array(0));
-  return { hs, clientIdentity: identity, clientStaticPk: hs.remoteStatic!, response };
+  const trace = server.trace && new HandshakeTracer(server.trace, "server", "IK");
+  try {
+    trace?.received(firstMsg);
+    const { hs, identity } = await server.buildResponderReadIk(firstMsg);
+    const response = await hs.writeMessage(new Uint8Array(0));
+    trace?.attach(hs).sent(response);
+    return { hs, clientIdentity: identity, clientStaticPk: hs.remoteStatic!, response };
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** IK step 3 on the client: reads message 2 (any payload is ignored, as in the crate). */
@@ -48,29 +67,60 @@ export async function clientCompleteIk(
   hs: HandshakeState,
   response: Uint8Array,
 ): Promise<NoiseLink> {
-  await hs.readMessage(response);
-  return new NoiseLink(hs.split());
+  const trace = HandshakeTracer.of(hs);
+  try {
+    trace?.received(response);
+    await hs.readMessage(response);
+    return new NoiseLink(hs.split(), trace);
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** IK step 3 on the server. */
 export function serverCompleteIk(hs: HandshakeState): NoiseLink {
-  return new NoiseLink(hs.split());
+  return completeLink(hs);
+}
+
+/** The link of a complete handshake, traced if its handshake is. */
+function completeLink(hs: HandshakeState): NoiseLink {
+  const trace = HandshakeTracer.of(hs);
+  try {
+    return new NoiseLink(hs.split(), trace);
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** XX step 1 on the client: message 1 (first contact). */
-export function clientStartXxTofu(
+export async function clientStartXxTofu(
   client: NoiseClient,
   serverHint: string | null = null,
 ): Promise<XxInitResult> {
-  return client.buildInitiatorXxTofu(serverHint);
+  const trace = client.trace && new HandshakeTracer(client.trace, "client", "XX");
+  try {
+    const start = await client.buildInitiatorXxTofu(serverHint);
+    trace?.attach(start.hs).sent(start.firstMsg);
+    return start;
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** XX step 2 on the server: message 2 with the server's identity; keep `serverStaticPk` for step 4. */
-export function serverAcceptXx(
+export async function serverAcceptXx(
   server: NoiseServer,
   firstMsg: Uint8Array,
 ): Promise<{ hs: HandshakeState; response: Uint8Array; serverStaticPk: Uint8Array }> {
-  return server.buildResponderXx(firstMsg);
+  const trace = server.trace && new HandshakeTracer(server.trace, "server", "XX");
+  try {
+    trace?.received(firstMsg);
+    const step = await server.buildResponderXx(firstMsg);
+    trace?.attach(step.hs).sent(step.response);
+    return step;
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** What {@linkcode clientCompleteXx} returns (Rust `XxClientCompleteResult` and message 3). */
@@ -92,13 +142,20 @@ export async function clientCompleteXx(
   serverResponse: Uint8Array,
   serverHint: string | null = null,
 ): Promise<XxClientComplete> {
-  const step = await client.completeInitiatorXx(hs, serverResponse, serverHint);
-  return {
-    link: new NoiseLink(step.hs.split()),
-    serverIdentity: step.serverIdentity,
-    serverStaticPk: step.serverStaticPk,
-    finalMsg: step.finalMsg,
-  };
+  const trace = HandshakeTracer.of(hs);
+  try {
+    trace?.received(serverResponse);
+    const step = await client.completeInitiatorXx(hs, serverResponse, serverHint);
+    trace?.sent(step.finalMsg);
+    return {
+      link: new NoiseLink(step.hs.split(), trace),
+      serverIdentity: step.serverIdentity,
+      serverStaticPk: step.serverStaticPk,
+      finalMsg: step.finalMsg,
+    };
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** XX step 4 on the server: verifies message 3. */
@@ -108,24 +165,45 @@ export async function serverCompleteXx(
   clientFinalMsg: Uint8Array,
   serverStaticPk: Uint8Array,
 ): Promise<{ link: NoiseLink; clientIdentity: IdentityPayload; clientStaticPk: Uint8Array }> {
-  const { identity } = await server.completeResponderXx(hs, clientFinalMsg, serverStaticPk);
-  const clientStaticPk = hs.remoteStatic!;
-  return { link: new NoiseLink(hs.split()), clientIdentity: identity, clientStaticPk };
+  const trace = HandshakeTracer.of(hs);
+  try {
+    trace?.received(clientFinalMsg);
+    const { identity } = await server.completeResponderXx(hs, clientFinalMsg, serverStaticPk);
+    const clientStaticPk = hs.remoteStatic!;
+    return { link: new NoiseLink(hs.split(), trace), clientIdentity: identity, clientStaticPk };
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** NN step 1 on the client. */
-export function clientStartNn(
+export async function clientStartNn(
   client: NoiseClient,
 ): Promise<{ hs: HandshakeState; firstMsg: Uint8Array }> {
-  return client.buildInitiatorNn();
+  const trace = client.trace && new HandshakeTracer(client.trace, "client", "NN");
+  try {
+    const start = await client.buildInitiatorNn();
+    trace?.attach(start.hs).sent(start.firstMsg);
+    return start;
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** NN step 2 on the server. */
-export function serverAcceptNn(
+export async function serverAcceptNn(
   server: NoiseServer,
   firstMsg: Uint8Array,
 ): Promise<{ hs: HandshakeState; response: Uint8Array }> {
-  return server.buildResponderNn(firstMsg);
+  const trace = server.trace && new HandshakeTracer(server.trace, "server", "NN");
+  try {
+    trace?.received(firstMsg);
+    const step = await server.buildResponderNn(firstMsg);
+    trace?.attach(step.hs).sent(step.response);
+    return step;
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** NN step 3 on the client. */
@@ -134,10 +212,16 @@ export async function clientCompleteNn(
   hs: HandshakeState,
   serverResponse: Uint8Array,
 ): Promise<NoiseLink> {
-  return new NoiseLink((await client.completeInitiatorNn(hs, serverResponse)).split());
+  const trace = HandshakeTracer.of(hs);
+  try {
+    trace?.received(serverResponse);
+    return new NoiseLink((await client.completeInitiatorNn(hs, serverResponse)).split(), trace);
+  } catch (e) {
+    throw trace ? trace.fail(e) : e;
+  }
 }
 
 /** NN step 3 on the server. */
 export function serverCompleteNn(hs: HandshakeState): NoiseLink {
-  return new NoiseLink(hs.split());
+  return completeLink(hs);
 }

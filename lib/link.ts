@@ -7,6 +7,7 @@
  */
 import { SessionId } from "./session_id.ts";
 import type { TransportState } from "./noise/transport_state.ts";
+import type { HandshakeTracer, LinkTracer } from "./trace.ts";
 
 /**
  * An established session.
@@ -28,11 +29,13 @@ import type { TransportState } from "./noise/transport_state.ts";
 export class NoiseLink {
   readonly #transport: TransportState;
   readonly #sessionId: SessionId;
+  readonly #trace: LinkTracer | undefined;
 
-  /** @internal Made by the handshake functions. */
-  constructor(transport: TransportState) {
+  /** @internal Made by the handshake functions (with the handshake's tracer, if any). */
+  constructor(transport: TransportState, tracer?: HandshakeTracer) {
     this.#transport = transport;
     this.#sessionId = new SessionId(transport.handshakeHash);
+    this.#trace = tracer?.complete(transport, this.#sessionId.toString());
   }
 
   /** The session id (the handshake hash), equal on both sides. */
@@ -52,12 +55,14 @@ export class NoiseLink {
 
   /** Seals `plaintext` (at most 65519 bytes) into one transport message. */
   encrypt(plaintext: Uint8Array): Uint8Array {
-    return this.#transport.writeMessage(plaintext);
+    if (this.#trace === undefined) return this.#transport.writeMessage(plaintext);
+    return this.#trace.encrypt(plaintext);
   }
 
   /** Opens the next transport message; refused, with nothing changed, unless it authenticates. */
   decrypt(ciphertext: Uint8Array): Uint8Array {
-    return this.#transport.readMessage(ciphertext);
+    if (this.#trace === undefined) return this.#transport.readMessage(ciphertext);
+    return this.#trace.decrypt(ciphertext);
   }
 
   /** The Noise transport underneath (nonces, rekey). */
@@ -68,6 +73,7 @@ export class NoiseLink {
   /** Wipes the keys; the link cannot be used afterwards. */
   destroy(): void {
     this.#transport.destroy();
+    this.#trace?.close();
   }
 
   /** Redacted. */

@@ -14,6 +14,7 @@ import { decodeIdentityPayload, type IdentityPayload } from "./identity_payload.
 import { checkServerHint, signedIdentityPayload, verifyPeerIdentity } from "./identity.ts";
 import type { RingKeyProvider } from "./ring.ts";
 import { StaticKeySource } from "./static_key.ts";
+import type { TraceLogger } from "./trace.ts";
 import {
   DEFAULT_HANDSHAKE_EXPIRY_SECS,
   deviceIdBytes,
@@ -78,6 +79,8 @@ export class NoiseServer {
   readonly suite: string = IK_SUITE;
   /** Limits in front of handshakes. */
   readonly policy: ServerPolicy;
+  /** The trace logger of this server's handshakes and links, if any. */
+  readonly trace: TraceLogger | undefined;
   readonly #clock: () => number;
   readonly #crypto: CryptoSuite | undefined;
   readonly #static: StaticKeySource;
@@ -93,6 +96,7 @@ export class NoiseServer {
     this.deviceId = deviceIdBytes(deviceId);
     this.ring = ring;
     this.#clock = options.clock ?? systemClock;
+    this.trace = options.trace;
     this.#crypto = options.suite;
     this.policy = {
       maxHandshakesPerIp: options.policy?.maxHandshakesPerIp ?? null,

@@ -286,6 +286,15 @@ describe("transport", () => {
     assert.equal(a.sendNonce, 2n, "rekey keeps the nonce");
   });
 
+  test("a destroyed transport refuses to encrypt or decrypt (never passes data through)", async () => {
+    const [a, b] = await transports();
+    const m = a.writeMessage(bytes(1, 2, 3));
+    a.destroy();
+    b.destroy();
+    assert.throws(() => a.writeMessage(bytes(1, 2, 3)), isSnow("state error: Destroyed"));
+    assert.throws(() => b.readMessage(m), isSnow("state error: Destroyed"));
+  });
+
   test("transports hide their keys from JSON, String and inspection", async () => {
     const { inspect } = await import("node:util");
     const [a] = await transports();

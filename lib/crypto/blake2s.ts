@@ -37,6 +37,8 @@ export interface Hasher {
 }
 
 const ONE = new Uint8Array([1]);
+/** Hashed after each HKDF, so that no key stays in the hasher's state or input buffer. */
+const SCRUB = new Uint8Array(BLOCKLEN);
 const TWO = new Uint8Array([2]);
 const THREE = new Uint8Array([3]);
 
@@ -70,13 +72,11 @@ export function noiseHashOver(name: string, hasher: Hasher): NoiseHash {
     const tempKey = hmac(chainingKey, ikm);
     const out1 = hmac(tempKey, ONE);
     const out2 = hmac(tempKey, out1, TWO);
-    if (numOutputs === 2) {
-      wipe(tempKey);
-      return [out1, out2];
-    }
-    const out3 = hmac(tempKey, out2, THREE);
+    const out3 = numOutputs === 3 ? hmac(tempKey, out2, THREE) : null;
     wipe(tempKey);
-    return [out1, out2, out3];
+    // A wasm hasher keeps its last input block and state (= the last output) in its memory.
+    wipe(hash(SCRUB));
+    return out3 === null ? [out1, out2] : [out1, out2, out3];
   }
 
   return { name, hash, hmac, hkdf };

@@ -44,6 +44,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { toHex } from "../bytes.ts";
 
@@ -170,6 +171,23 @@ function describe(backend: Ed25519BackendName, publicKey: Uint8Array): string {
   return `Ed25519Signer { backend: "${backend}", publicKey: "${
     toHex(publicKey)
   }", secret: [redacted] }`;
+}
+
+/**
+ * The public key of `seed` (RFC 8032 §5.1.5), as `ed25519.getPublicKey`, but with the SHA-512
+ * expansion of the seed (the secret scalar and nonce prefix) wiped instead of left to the GC.
+ */
+function publicKeyOfSeed(seed: Uint8Array): Uint8Array {
+  const expanded = sha512(seed);
+  try {
+    const head = expanded.subarray(0, 32);
+    head[0] &= 248;
+    head[31] &= 127;
+    head[31] |= 64;
+    return ed25519.Point.BASE.multiply(bytesToNumberLE(head) % L).toBytes();
+  } finally {
+    expanded.fill(0);
+  }
 }
 
 /** Wraps `seed` in PKCS#8 and imports it as a non-extractable signing key; wipes the buffer. */
@@ -460,7 +478,7 @@ export async function importEd25519SeedWebCrypto(seed: Uint8Array): Promise<Ed25
   const copy = seed.slice(); // the caller may wipe `seed` while we await
   try {
     if (!(await detect()).sign) throw new NoiseError(NoiseErrorCode.Ring, UNAVAILABLE);
-    const publicKey = ed25519.getPublicKey(copy);
+    const publicKey = publicKeyOfSeed(copy);
     let key: CryptoKey;
     try {
       key = await importPkcs8(copy);

@@ -277,9 +277,9 @@ function nodeX25519Backend(nc: NodeX25519Crypto): X25519 {
       try {
         spki.set(publicKey, SPKI_X25519_PREFIX.length);
         const peer = nc.createPublicKey({ key: spki, format: "der", type: "spki" });
-        shared = Uint8Array.from(
-          nc.diffieHellman({ privateKey: secret as NodeKeyObject, publicKey: peer }),
-        );
+        const out = nc.diffieHellman({ privateKey: secret as NodeKeyObject, publicKey: peer });
+        shared = Uint8Array.from(out);
+        out.fill(0);
       } catch {
         // OpenSSL and BoringSSL refuse low-order points, each in its own words.
         throw invalidPeerKey();

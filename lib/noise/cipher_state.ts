@@ -17,6 +17,10 @@ export const MAX_NONCE = (1n << 64n) - 1n;
 
 const EMPTY = new Uint8Array(0);
 
+function destroyedError(): NoiseError {
+  return new NoiseError(NoiseErrorCode.Snow, "state error: Destroyed");
+}
+
 function decryptError(): NoiseError {
   return new NoiseError(NoiseErrorCode.Snow, "decrypt error");
 }
@@ -25,6 +29,9 @@ function decryptError(): NoiseError {
 export class CipherState {
   #k: Uint8Array | null = null;
   #n = 0n;
+  // Without a key, Encrypt/DecryptWithAd pass data through (spec §5.1): once the
+  // key is wiped that must never happen again, so a destroyed state refuses.
+  #destroyed = false;
   readonly #cipher: ChaChaPoly;
 
   /** @param cipher the AEAD backend */
@@ -59,6 +66,7 @@ export class CipherState {
 
   /** `EncryptWithAd(ad, plaintext)`: plaintext unchanged when there is no key. */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (this.#destroyed) throw destroyedError();
     if (this.#k === null) return plaintext.slice();
     if (this.#n >= MAX_NONCE) throw new NoiseError(NoiseErrorCode.Snow, "state error: Exhausted");
     const out = this.#cipher.encrypt(this.#k, this.#n, ad, plaintext);
@@ -68,6 +76,7 @@ export class CipherState {
 
   /** `DecryptWithAd(ad, ciphertext)`: throws (n unchanged) when it does not authenticate. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (this.#destroyed) throw destroyedError();
     if (this.#k === null) return ciphertext.slice();
     if (this.#n >= MAX_NONCE) throw new NoiseError(NoiseErrorCode.Snow, "state error: Exhausted");
     const out = this.#cipher.decrypt(this.#k, this.#n, ad, ciphertext);
@@ -101,10 +110,19 @@ export class CipherState {
     this.#n = other.#n;
   }
 
-  /** Wipes the key; the state has no key afterwards. */
+  /**
+   * @internal For sealed session snapshots only (`lib/session/snapshot.ts`): a copy
+   * of the key, or `null` when there is none. The caller must wipe it.
+   */
+  exportKeyForSnapshot(): Uint8Array | null {
+    return this.#k === null ? null : this.#k.slice();
+  }
+
+  /** Wipes the key; the state refuses to encrypt or decrypt afterwards. */
   destroy(): void {
     wipe(this.#k);
     this.#k = null;
+    this.#destroyed = true;
   }
 
   /** Redacted. */

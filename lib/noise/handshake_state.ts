@@ -197,6 +197,7 @@ export class HandshakeState {
 
   #rollback(snap: Snapshot): void {
     this.#symmetric.restore(snap.symmetric);
+    wipeSnapshot(snap.symmetric); // restore() copied it: the copy's keys are not needed
     if (this.#e !== snap.e) this.#e?.destroy();
     this.#e = snap.e;
     this.#re = snap.re;

@@ -6,7 +6,8 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { TAGLEN } from "../crypto/chachapoly.ts";
-import type { CipherState } from "./cipher_state.ts";
+import { CipherState } from "./cipher_state.ts";
+import type { ChaChaPoly } from "../crypto/chachapoly.ts";
 
 /** The largest transport message (spec §3). */
 export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
@@ -14,6 +15,25 @@ export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
 export const MAX_PLAINTEXT_LEN = MAX_TRANSPORT_MESSAGE_LEN - TAGLEN;
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * @internal What a sealed session snapshot carries: both keys and nonces, the
+ * handshake hash and the peer's static key. Secret: the holder wipes the keys.
+ */
+export interface TransportSecrets {
+  /** Key of the sending CipherState (32 bytes). */
+  sendKey: Uint8Array;
+  /** Nonce of the next message to write. */
+  sendNonce: bigint;
+  /** Key of the receiving CipherState (32 bytes). */
+  recvKey: Uint8Array;
+  /** Nonce of the next message to read. */
+  recvNonce: bigint;
+  /** The handshake hash (32 bytes): the session id. */
+  handshakeHash: Uint8Array;
+  /** The peer's static key (32 bytes), or `null` (NN). */
+  remoteStatic: Uint8Array | null;
+}
 
 /**
  * A pair of CipherStates after the handshake: `writeMessage` seals with the
@@ -104,6 +124,56 @@ export class TransportState {
   setNonces(send: bigint, receive: bigint): void {
     this.#send.setNonce(send);
     this.#receive.setNonce(receive);
+  }
+
+  /**
+   * @internal For sealed session snapshots only (`lib/session/snapshot.ts`): copies
+   * of both keys and nonces. Throws `NoiseError` Other once the transport is
+   * destroyed. The caller must wipe `sendKey` and `recvKey`.
+   */
+  exportSecretsForSnapshot(): TransportSecrets {
+    const sendKey = this.#send.exportKeyForSnapshot();
+    const recvKey = this.#receive.exportKeyForSnapshot();
+    if (sendKey === null || recvKey === null) {
+      sendKey?.fill(0);
+      recvKey?.fill(0);
+      throw new NoiseError(NoiseErrorCode.Other, "transport has no keys (destroyed)");
+    }
+    return {
+      sendKey,
+      sendNonce: this.#send.nonce,
+      recvKey,
+      recvNonce: this.#receive.nonce,
+      handshakeHash: this.#handshakeHash.slice(),
+      remoteStatic: this.remoteStatic,
+    };
+  }
+
+  /**
+   * @internal The transport of a sealed session snapshot (`lib/session/snapshot.ts`):
+   * the keys are copied (the caller wipes its own), the nonces set. Throws
+   * `NoiseError` Other on keys or hashes of the wrong length.
+   */
+  static fromSnapshot(cipher: ChaChaPoly, secrets: TransportSecrets): TransportState {
+    const ok32 = (b: Uint8Array | null) => b instanceof Uint8Array && b.length === 32;
+    if (
+      !ok32(secrets.sendKey) || !ok32(secrets.recvKey) || !ok32(secrets.handshakeHash) ||
+      (secrets.remoteStatic !== null && !ok32(secrets.remoteStatic))
+    ) {
+      throw new NoiseError(NoiseErrorCode.Other, "snapshot keys must be 32 bytes");
+    }
+    const send = new CipherState(cipher);
+    const receive = new CipherState(cipher);
+    send.initializeKey(secrets.sendKey);
+    receive.initializeKey(secrets.recvKey);
+    send.setNonce(secrets.sendNonce);
+    receive.setNonce(secrets.recvNonce);
+    return new TransportState(
+      send,
+      receive,
+      secrets.handshakeHash.slice(),
+      secrets.remoteStatic,
+    );
   }
 
   /** Wipes both keys; the transport cannot be used afterwards. */

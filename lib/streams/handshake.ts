@@ -73,6 +73,12 @@ import {
   serverCompleteXx,
 } from "../datalink_adapter.ts";
 import { asNoiseError, ignore, type MessageCarrier } from "./carrier.ts";
+import {
+  traceHandshakeError,
+  type TraceLogger,
+  type TracePattern,
+  type TraceRole,
+} from "../trace.ts";
 import { linkStreams } from "./link_streams.ts";
 
 /** A handshake pattern of the Pubky layer. */
@@ -259,23 +265,35 @@ interface Outcome {
   pattern: PatternName;
 }
 
+/** Where a traced handshake over a carrier reports the failures the adapter did not see. */
+interface CarrierTrace {
+  log: TraceLogger;
+  role: TraceRole;
+  pattern: TracePattern | undefined;
+}
+
 async function handshake(
   carrier: MessageCarrier,
   options: HandshakeStepOptions,
   steps: (io: HandshakeIo) => Promise<Outcome>,
+  trace?: CarrierTrace,
 ): Promise<SecureChannel> {
   let io: HandshakeIo;
   try {
     io = new HandshakeIo(carrier, options);
   } catch (e) {
-    throw asNoiseError(e, NoiseErrorCode.Other, "the carrier's streams are locked");
+    const error = asNoiseError(e, NoiseErrorCode.Other, "the carrier's streams are locked");
+    if (trace) traceHandshakeError(trace.log, trace.role, trace.pattern, error);
+    throw error;
   }
   let outcome: Outcome;
   try {
     outcome = await io.run(steps(io));
   } catch (e) {
     io.fail();
-    throw asNoiseError(e, NoiseErrorCode.Other, "unexpected failure in the handshake");
+    const error = asNoiseError(e, NoiseErrorCode.Other, "unexpected failure in the handshake");
+    if (trace) traceHandshakeError(trace.log, trace.role, trace.pattern, error);
+    throw error;
   }
   io.release();
   const { readable, writable } = linkStreams(outcome.link, carrier);
@@ -312,6 +330,7 @@ export function connect(
       new NoiseError(NoiseErrorCode.InvalidPeerKey, "IK needs the server's 32-byte static key"),
     );
   }
+  const trace = client?.trace && { log: client.trace, role: "client" as const, pattern };
   return handshake(carrier, options, async (io): Promise<Outcome> => {
     switch (pattern) {
       case "XX": {
@@ -342,7 +361,7 @@ export function connect(
         return { link, remoteStatic: null, remoteIdentity: null, pattern };
       }
     }
-  });
+  }, trace);
 }
 
 /**
@@ -364,11 +383,14 @@ export function accept(
       new NoiseError(NoiseErrorCode.Other, "patterns must be a non-empty list of XX, IK, NN"),
     );
   }
+  const trace: CarrierTrace | undefined = server?.trace &&
+    { log: server.trace, role: "server", pattern: undefined };
   return handshake(carrier, options, async (io): Promise<Outcome> => {
     const first = await io.read();
     const pattern: PatternName | null = first.length === EPHEMERAL_ONLY_LEN
       ? (patterns.includes("XX") ? "XX" : patterns.includes("NN") ? "NN" : null)
       : (patterns.includes("IK") ? "IK" : null);
+    if (trace && pattern) trace.pattern = pattern;
     switch (pattern) {
       case null:
         throw new NoiseError(
@@ -412,5 +434,5 @@ export function accept(
         };
       }
     }
-  });
+  }, trace);
 }
