@@ -78,3 +78,16 @@ export function expectLength(
     throw new NoiseError(code, `${what} must be ${length} bytes, got ${got}`);
   }
 }
+
+/**
+ * A copy of `bytes` (or of `bytes[start..end]`) as a plain `Uint8Array`. Not
+ * `bytes.slice()`: a Node `Buffer`'s `slice` is a view, so wiping or keeping
+ * that "copy" would touch the caller's memory.
+ */
+export function copyBytes(
+  bytes: Uint8Array,
+  start = 0,
+  end: number = bytes.length,
+): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes.subarray(start, end));
+}

@@ -19,7 +19,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "./errors.ts";
-import { equalBytes, toHex, utf8 } from "./bytes.ts";
+import { copyBytes, equalBytes, toHex, utf8 } from "./bytes.ts";
 import { deriveX25519ForDeviceEpoch, importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
 import type { RingKeyProvider } from "./ring.ts";
@@ -129,7 +129,7 @@ class KeypairSigner implements Ed25519Signer {
   }
 
   get publicKey(): Uint8Array {
-    return this.#publicKey.slice();
+    return copyBytes(this.#publicKey);
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
@@ -221,7 +221,7 @@ export class PubkyRingProvider implements RingKeyProvider {
     }
     const throughKeypair = typeof keypair.sign === "function";
     const signer = throughKeypair ? new KeypairSigner(keypair, publicKey) : ownSigner;
-    return new PubkyRingProvider(hkdfKey, signer, kid, deviceId.slice(), epoch, throughKeypair);
+    return new PubkyRingProvider(hkdfKey, signer, kid, copyBytes(deviceId), epoch, throughKeypair);
   }
 
   /** The key id given to {@linkcode PubkyRingProvider.fromKeypair}. */
@@ -231,7 +231,7 @@ export class PubkyRingProvider implements RingKeyProvider {
 
   /** A copy of the stored device id. */
   get deviceId(): Uint8Array {
-    return this.#deviceId.slice();
+    return copyBytes(this.#deviceId);
   }
 
   /** The stored epoch. */
@@ -266,7 +266,7 @@ export class PubkyRingProvider implements RingKeyProvider {
 
   /** The keypair's Ed25519 public key (a copy; `kid` is ignored). */
   ed25519PublicKey(_kid: string): Promise<Uint8Array> {
-    return Promise.resolve(this.#publicKey.slice());
+    return Promise.resolve(copyBytes(this.#publicKey));
   }
 
   /** The RFC 8032 signature of `message` by the keypair (`kid` is ignored). */

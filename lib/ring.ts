@@ -9,7 +9,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "./errors.ts";
-import { toHex, utf8 } from "./bytes.ts";
+import { copyBytes, toHex, utf8 } from "./bytes.ts";
 import { deriveX25519ForDeviceEpoch, importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
 
@@ -136,7 +136,7 @@ export class DummyRing implements RingKeyProvider {
         `epoch must be an integer in 0..=4294967295, got ${String(epoch)}`,
       );
     }
-    const storedDeviceId = deviceId.slice();
+    const storedDeviceId = copyBytes(deviceId);
     const [hkdfKey, signer] = await Promise.all([importHkdfSeed(seed), importEd25519Seed(seed)]);
     return new DummyRing(hkdfKey, signer, kid, storedDeviceId, epoch);
   }
@@ -148,7 +148,7 @@ export class DummyRing implements RingKeyProvider {
 
   /** A copy of the stored device id. */
   get deviceId(): Uint8Array {
-    return this.#deviceId.slice();
+    return copyBytes(this.#deviceId);
   }
 
   /** The stored epoch. */
@@ -199,7 +199,7 @@ export class DummyRing implements RingKeyProvider {
    * ```
    */
   ed25519PublicKey(_kid: string): Promise<Uint8Array> {
-    return Promise.resolve(this.#publicKey.slice());
+    return Promise.resolve(copyBytes(this.#publicKey));
   }
 
   /**

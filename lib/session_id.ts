@@ -7,7 +7,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "./errors.ts";
-import { equalBytes, fromHex, toHex } from "./bytes.ts";
+import { copyBytes, equalBytes, fromHex, toHex } from "./bytes.ts";
 
 /**
  * A 32-byte session identifier; prints as 64 lowercase hex characters.
@@ -33,7 +33,7 @@ export class SessionId {
         `SessionId must be 32 bytes (64 hex chars), got ${n} bytes`,
       );
     }
-    this.#bytes = bytes.slice();
+    this.#bytes = copyBytes(bytes);
     this.#hex = toHex(bytes);
   }
 
@@ -52,7 +52,7 @@ export class SessionId {
 
   /** The 32 bytes (a copy). */
   toBytes(): Uint8Array {
-    return this.#bytes.slice();
+    return copyBytes(this.#bytes);
   }
 
   /** 64 lowercase hex characters. */

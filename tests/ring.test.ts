@@ -16,6 +16,7 @@ import {
   NOISE_SEED_SALT,
 } from "../lib/crypto/hkdf_sha512.ts";
 import { DummyRing } from "../lib/ring.ts";
+import { loadCryptoSuite } from "../lib/crypto/suite.ts";
 import { ed25519Backends, importEd25519Seed } from "../lib/crypto/ed25519.ts";
 
 function clamp(bytes: Uint8Array): Uint8Array {
@@ -411,5 +412,25 @@ describe("DummyRing", () => {
     assert.deepEqual(Object.getOwnPropertyNames(ring), []);
     const signer = await importEd25519Seed(SEED1);
     assert.deepEqual(Object.keys(signer), []);
+  });
+});
+
+describe("Node Buffers as input", () => {
+  test("a Buffer seed gives the KAT identity and the caller's Buffer is left as it was", async () => {
+    const { Buffer } = await import("node:buffer");
+    const seed = Buffer.from("02".repeat(32), "hex");
+    const ring = await DummyRing.create(seed, "kid");
+    assert.equal(
+      toHex(await ring.ed25519PublicKey("kid")),
+      "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394",
+    );
+    assert.equal(seed.toString("hex"), "02".repeat(32));
+    const deviceId = Buffer.from("dev-server-00000000");
+    const pub = await ring.withDeviceX25519("kid", deviceId, 0, async (sk) => {
+      const suite = await loadCryptoSuite();
+      return (await suite.dh.importSecretKey(sk)).publicKey;
+    });
+    assert.equal(toHex(pub), "4a53098aee6095d53781d1a827036f85540cbadad9ea72c91a976f6e7274ed48");
+    assert.equal(deviceId.toString(), "dev-server-00000000");
   });
 });

@@ -46,7 +46,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { toHex } from "../bytes.ts";
+import { copyBytes, toHex } from "../bytes.ts";
 
 /** Length of an Ed25519 seed (secret key) in bytes. */
 const SEED_LEN = 32;
@@ -215,7 +215,7 @@ class WebCryptoSigner implements Ed25519Signer {
   }
 
   get publicKey(): Uint8Array {
-    return this.#publicKey.slice();
+    return copyBytes(this.#publicKey);
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
@@ -251,7 +251,7 @@ class NobleSigner implements Ed25519Signer {
   }
 
   get publicKey(): Uint8Array {
-    return this.#publicKey.slice();
+    return copyBytes(this.#publicKey);
   }
 
   sign(message: Uint8Array): Promise<Uint8Array> {
@@ -453,7 +453,7 @@ const UNAVAILABLE = "WebCrypto Ed25519 is not available in this runtime";
 export function importEd25519SeedNoble(seed: Uint8Array): Promise<Ed25519Signer> {
   try {
     checkSeed(seed);
-    const copy = seed.slice();
+    const copy = copyBytes(seed);
     return Promise.resolve(new NobleSigner(copy, ed25519.getPublicKey(copy)));
   } catch (e) {
     return Promise.reject(e);
@@ -475,7 +475,7 @@ export function importEd25519SeedNoble(seed: Uint8Array): Promise<Ed25519Signer>
  */
 export async function importEd25519SeedWebCrypto(seed: Uint8Array): Promise<Ed25519Signer> {
   checkSeed(seed);
-  const copy = seed.slice(); // the caller may wipe `seed` while we await
+  const copy = copyBytes(seed); // the caller may wipe `seed` while we await
   try {
     if (!(await detect()).sign) throw new NoiseError(NoiseErrorCode.Ring, UNAVAILABLE);
     const publicKey = publicKeyOfSeed(copy);
@@ -506,7 +506,7 @@ export async function importEd25519SeedWebCrypto(seed: Uint8Array): Promise<Ed25
  */
 export async function importEd25519Seed(seed: Uint8Array): Promise<Ed25519Signer> {
   checkSeed(seed);
-  const copy = seed.slice(); // the caller may wipe `seed` while we await
+  const copy = copyBytes(seed); // the caller may wipe `seed` while we await
   try {
     return await ((await detect()).sign
       ? importEd25519SeedWebCrypto(copy)

@@ -10,7 +10,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { utf8 } from "../bytes.ts";
+import { copyBytes, utf8 } from "../bytes.ts";
 
 /**
  * Minimum length of a device id in bytes (Rust `MIN_DEVICE_ID_LEN`).
@@ -85,7 +85,7 @@ export async function importHkdfSeed(seed: Uint8Array): Promise<CryptoKey> {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_LEN) {
     throw ring("Seed must be 32 bytes");
   }
-  const copy = seed.slice(); // WebCrypto copies too; this one is wiped below
+  const copy = copyBytes(seed); // WebCrypto copies too; this one is wiped below
   try {
     return await importRawHkdf(copy);
   } finally {

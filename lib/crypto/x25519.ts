@@ -12,7 +12,7 @@
  */
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { expectLength, isAllZero, wipe } from "../bytes.ts";
+import { copyBytes, expectLength, isAllZero, wipe } from "../bytes.ts";
 
 /** Length of an X25519 key or shared secret. */
 export const DHLEN = 32;
@@ -139,7 +139,7 @@ export const nobleX25519Backend: X25519 = {
   // deno-lint-ignore require-await
   async importSecretKey(secret: Uint8Array): Promise<DhKeyPair> {
     expectLength(secret, DHLEN, "X25519 secret key");
-    const own = secret.slice();
+    const own = copyBytes(secret);
     return new DhKeyPair(nobleX25519.getPublicKey(own), own, "noble");
   },
   // deno-lint-ignore require-await

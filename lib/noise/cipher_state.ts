@@ -9,7 +9,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { wipe } from "../bytes.ts";
+import { copyBytes, wipe } from "../bytes.ts";
 import type { ChaChaPoly } from "../crypto/chachapoly.ts";
 
 /** The largest nonce that may encrypt; 2^64−1 itself is reserved for rekey. */
@@ -42,7 +42,7 @@ export class CipherState {
   /** `InitializeKey(key)`: sets k (copied) and n = 0; `null` empties the state. */
   initializeKey(key: Uint8Array | null): void {
     wipe(this.#k);
-    this.#k = key === null ? null : key.slice();
+    this.#k = key === null ? null : copyBytes(key);
     this.#n = 0n;
   }
 
@@ -67,7 +67,7 @@ export class CipherState {
   /** `EncryptWithAd(ad, plaintext)`: plaintext unchanged when there is no key. */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (this.#destroyed) throw destroyedError();
-    if (this.#k === null) return plaintext.slice();
+    if (this.#k === null) return copyBytes(plaintext);
     if (this.#n >= MAX_NONCE) throw new NoiseError(NoiseErrorCode.Snow, "state error: Exhausted");
     const out = this.#cipher.encrypt(this.#k, this.#n, ad, plaintext);
     this.#n++;
@@ -77,7 +77,7 @@ export class CipherState {
   /** `DecryptWithAd(ad, ciphertext)`: throws (n unchanged) when it does not authenticate. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (this.#destroyed) throw destroyedError();
-    if (this.#k === null) return ciphertext.slice();
+    if (this.#k === null) return copyBytes(ciphertext);
     if (this.#n >= MAX_NONCE) throw new NoiseError(NoiseErrorCode.Snow, "state error: Exhausted");
     const out = this.#cipher.decrypt(this.#k, this.#n, ad, ciphertext);
     if (out === null) throw decryptError();
@@ -91,14 +91,14 @@ export class CipherState {
     const zeros = new Uint8Array(32);
     const block = this.#cipher.encrypt(this.#k, MAX_NONCE, EMPTY, zeros);
     wipe(this.#k);
-    this.#k = block.slice(0, 32);
+    this.#k = copyBytes(block, 0, 32);
     wipe(block);
   }
 
   /** A copy, for restoring after a rejected handshake message. */
   clone(): CipherState {
     const c = new CipherState(this.#cipher);
-    c.#k = this.#k === null ? null : this.#k.slice();
+    c.#k = this.#k === null ? null : copyBytes(this.#k);
     c.#n = this.#n;
     return c;
   }
@@ -106,7 +106,7 @@ export class CipherState {
   /** Takes over `other`'s key and nonce (used to roll back). */
   assign(other: CipherState): void {
     wipe(this.#k);
-    this.#k = other.#k === null ? null : other.#k.slice();
+    this.#k = other.#k === null ? null : copyBytes(other.#k);
     this.#n = other.#n;
   }
 
@@ -115,7 +115,7 @@ export class CipherState {
    * of the key, or `null` when there is none. The caller must wipe it.
    */
   exportKeyForSnapshot(): Uint8Array | null {
-    return this.#k === null ? null : this.#k.slice();
+    return this.#k === null ? null : copyBytes(this.#k);
   }
 
   /** Wipes the key; the state refuses to encrypt or decrypt afterwards. */

@@ -13,7 +13,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { concat, wipe } from "../bytes.ts";
+import { concat, copyBytes, wipe } from "../bytes.ts";
 import { type DhKeyPair, DHLEN } from "../crypto/x25519.ts";
 import { TAGLEN } from "../crypto/chachapoly.ts";
 import type { CryptoSuite } from "../crypto/suite.ts";
@@ -101,7 +101,7 @@ export class HandshakeState {
     this.#initiator = options.initiator;
     this.#s = options.s ?? null;
     this.#ownsStatic = options.ownsStatic ?? false;
-    this.#rs = options.rs ? options.rs.slice() : null;
+    this.#rs = options.rs ? copyBytes(options.rs) : null;
     this.#fixedEphemeral = options.testOnlyFixedEphemeral;
     if (this.#rs !== null && this.#rs.length !== DHLEN) {
       throw new NoiseError(NoiseErrorCode.InvalidPeerKey);
@@ -159,17 +159,17 @@ export class HandshakeState {
 
   /** The remote static public key, once known (a copy). */
   get remoteStatic(): Uint8Array | null {
-    return this.#rs ? this.#rs.slice() : null;
+    return this.#rs ? copyBytes(this.#rs) : null;
   }
 
   /** The remote ephemeral public key, once known (a copy). */
   get remoteEphemeral(): Uint8Array | null {
-    return this.#re ? this.#re.slice() : null;
+    return this.#re ? copyBytes(this.#re) : null;
   }
 
   /** The local static public key, if any. */
   get localStatic(): Uint8Array | null {
-    return this.#s ? this.#s.publicKey.slice() : null;
+    return this.#s ? copyBytes(this.#s.publicKey) : null;
   }
 
   /** `GetHandshakeHash()`: `h` now (the session id once the handshake is complete). */
@@ -290,7 +290,7 @@ export class HandshakeState {
       for (const token of tokens) {
         switch (token) {
           case "e": {
-            this.#re = message.slice(off, off + DHLEN);
+            this.#re = copyBytes(message, off, off + DHLEN);
             off += DHLEN;
             this.#symmetric.mixHash(this.#re);
             break;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { utf8, wipe } from "../bytes.ts";
+import { copyBytes, utf8, wipe } from "../bytes.ts";
 import { HASHLEN } from "../crypto/blake2s.ts";
 import type { CryptoSuite } from "../crypto/suite.ts";
 import { CipherState } from "./cipher_state.ts";
@@ -26,7 +26,7 @@ export class SymmetricState {
     } else {
       this.#h = suite.hash.hash(name);
     }
-    this.#ck = this.#h.slice();
+    this.#ck = copyBytes(this.#h);
     this.cipherState = new CipherState(suite.cipher);
   }
 
@@ -56,7 +56,7 @@ export class SymmetricState {
 
   /** `GetHandshakeHash()` (a copy). */
   getHandshakeHash(): Uint8Array {
-    return this.#h.slice();
+    return copyBytes(this.#h);
   }
 
   /** `EncryptAndHash(plaintext)`. */
@@ -87,14 +87,14 @@ export class SymmetricState {
   /** Overwrites this state with `snapshot` (taken by {@linkcode SymmetricState.snapshot}). */
   restore(snapshot: SymmetricSnapshot): void {
     wipe(this.#ck);
-    this.#ck = snapshot.ck.slice();
-    this.#h = snapshot.h.slice();
+    this.#ck = copyBytes(snapshot.ck);
+    this.#h = copyBytes(snapshot.h);
     this.cipherState.assign(snapshot.cipher);
   }
 
   /** The whole state, copied, so that a rejected message can be undone. */
   snapshot(): SymmetricSnapshot {
-    return { ck: this.#ck.slice(), h: this.#h.slice(), cipher: this.cipherState.clone() };
+    return { ck: copyBytes(this.#ck), h: copyBytes(this.#h), cipher: this.cipherState.clone() };
   }
 
   /** Wipes the chaining key and the cipher key. */

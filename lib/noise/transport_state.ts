@@ -8,6 +8,7 @@ import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { TAGLEN } from "../crypto/chachapoly.ts";
 import { CipherState } from "./cipher_state.ts";
 import type { ChaChaPoly } from "../crypto/chachapoly.ts";
+import { copyBytes } from "../bytes.ts";
 
 /** The largest transport message (spec §3). */
 export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
@@ -70,17 +71,17 @@ export class TransportState {
     this.#send = send;
     this.#receive = receive;
     this.#handshakeHash = handshakeHash;
-    this.#remoteStatic = remoteStatic ? remoteStatic.slice() : null;
+    this.#remoteStatic = remoteStatic ? copyBytes(remoteStatic) : null;
   }
 
   /** The handshake hash `h` of the finished handshake (a copy). */
   get handshakeHash(): Uint8Array {
-    return this.#handshakeHash.slice();
+    return copyBytes(this.#handshakeHash);
   }
 
   /** The peer's static public key authenticated by the handshake (a copy), if the pattern has one. */
   get remoteStatic(): Uint8Array | null {
-    return this.#remoteStatic ? this.#remoteStatic.slice() : null;
+    return this.#remoteStatic ? copyBytes(this.#remoteStatic) : null;
   }
 
   /** Nonce of the next message to write. */
@@ -144,7 +145,7 @@ export class TransportState {
       sendNonce: this.#send.nonce,
       recvKey,
       recvNonce: this.#receive.nonce,
-      handshakeHash: this.#handshakeHash.slice(),
+      handshakeHash: copyBytes(this.#handshakeHash),
       remoteStatic: this.remoteStatic,
     };
   }
@@ -171,7 +172,7 @@ export class TransportState {
     return new TransportState(
       send,
       receive,
-      secrets.handshakeHash.slice(),
+      copyBytes(secrets.handshakeHash),
       secrets.remoteStatic,
     );
   }

@@ -6,6 +6,7 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { decodeZ32Key, encodeZ32 } from "./z32.ts";
+import { copyBytes } from "../bytes.ts";
 
 /**
  * A server's Noise static key as a resolver found it.
@@ -80,7 +81,7 @@ export function serverKey(serverId: string | Uint8Array): { key: Uint8Array; z32
         `server Ed25519 key must be 32 bytes, got ${serverId.length}`,
       );
     }
-    return { key: serverId.slice(), z32: encodeZ32(serverId) };
+    return { key: copyBytes(serverId), z32: encodeZ32(serverId) };
   }
   const key = decodeZ32Key(serverId);
   return { key, z32: encodeZ32(key) };

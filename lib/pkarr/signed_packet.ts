@@ -9,7 +9,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { concat, utf8 } from "../bytes.ts";
+import { concat, copyBytes, utf8 } from "../bytes.ts";
 import { verifyEd25519 } from "../crypto/ed25519.ts";
 
 /** Largest DNS packet of a signed packet (BEP 44 `v` limit). */
@@ -78,7 +78,7 @@ export async function signPacket(
     );
   }
   const signature = await signer.sign(signableMessage(timestampMicros, packet));
-  return { publicKey: signer.publicKey, signature, timestampMicros, packet: packet.slice() };
+  return { publicKey: signer.publicKey, signature, timestampMicros, packet: copyBytes(packet) };
 }
 
 /** The relay payload `sig ‖ seq ‖ packet` of `signed`. */
@@ -111,12 +111,12 @@ export async function verifyRelayPayload(
       } bytes of DNS packet (max ${MAX_DNS_PACKET_LEN})`,
     );
   }
-  const signature = payload.slice(0, 64);
+  const signature = copyBytes(payload, 0, 64);
   const timestampMicros = new DataView(payload.buffer, payload.byteOffset, payload.length)
     .getBigUint64(64, false);
   if (timestampMicros > MAX_SEQ) throw pkarrError("signed packet timestamp exceeds 2^63 - 1");
-  const packet = payload.slice(RELAY_HEADER_LEN);
+  const packet = copyBytes(payload, RELAY_HEADER_LEN);
   const ok = await verifyEd25519(publicKey, signableMessage(timestampMicros, packet), signature);
   if (!ok) throw pkarrError("invalid signature on the signed packet");
-  return { publicKey: publicKey.slice(), signature, timestampMicros, packet };
+  return { publicKey: copyBytes(publicKey), signature, timestampMicros, packet };
 }

@@ -14,6 +14,7 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { SessionId } from "../session_id.ts";
+import { copyBytes } from "../bytes.ts";
 
 /** The largest plaintext of one Noise transport message: the cap of `chunkSize`. */
 export const MAX_CHUNK_SIZE = 65519;
@@ -240,7 +241,7 @@ export class SessionState {
       throw serdeError(`status: unknown variant ${JSON.stringify(String(status))}`);
     }
     this.sessionId = sessionId;
-    this.peerStaticPk = peerStaticPk.slice();
+    this.peerStaticPk = copyBytes(peerStaticPk);
     this.writeCounter = counter(writeCounter, "write_counter");
     this.readCounter = counter(readCounter, "read_counter");
     this.status = status;

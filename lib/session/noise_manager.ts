@@ -52,7 +52,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { expectLength } from "../bytes.ts";
+import { copyBytes, expectLength } from "../bytes.ts";
 import type { NoiseLink } from "../link.ts";
 import { SessionId } from "../session_id.ts";
 import type { NoiseClient } from "../client.ts";
@@ -331,7 +331,7 @@ export class NoiseManager {
     const sessionId = this.#addPending(hs, {
       kind: "ik-client",
       hs,
-      serverStaticPk: serverStaticPk.slice(),
+      serverStaticPk: copyBytes(serverStaticPk),
     });
     return { sessionId, firstMessage: firstMsg };
   }
@@ -359,7 +359,7 @@ export class NoiseManager {
         return {
           sessionId,
           finalMessage: null,
-          serverStaticPk: p.serverStaticPk.slice(),
+          serverStaticPk: copyBytes(p.serverStaticPk),
           serverIdentity: null,
           pattern: "IK",
         };

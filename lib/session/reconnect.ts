@@ -55,6 +55,7 @@ import { asNoiseError, ignore, type MessageCarrier } from "../streams/carrier.ts
 import { connect, type SecureChannel } from "../streams/handshake.ts";
 import { ConnectionStatus, type MobileConfig, mobileConfig } from "./config.ts";
 import { SerialQueue } from "./serial_queue.ts";
+import { copyBytes } from "../bytes.ts";
 
 /** Default cap of one backoff delay, in milliseconds (the crate's docs: about 30 s). */
 export const MAX_RECONNECT_DELAY_MS = 30_000;
@@ -186,7 +187,7 @@ export class ReconnectingSession {
       throw new NoiseError(NoiseErrorCode.Other, "receiveBuffer must be a positive integer");
     }
     this.#client = options.client;
-    this.#serverStaticPub = pinned.slice();
+    this.#serverStaticPub = copyBytes(pinned);
     this.#factory = options.carrierFactory;
     this.#config = mobileConfig(options.config);
     this.#hint = options.serverHint;
@@ -386,7 +387,7 @@ export class ReconnectingSession {
       const size = this.#config.chunkSize;
       try {
         for (let off = 0; off < data.length; off += size) {
-          await writer.write(data.slice(off, off + size));
+          await writer.write(copyBytes(data, off, off + size));
         }
       } catch (e) {
         const error = asNoiseError(e, NoiseErrorCode.ConnectionReset, "connection dropped");

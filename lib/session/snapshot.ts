@@ -103,7 +103,7 @@
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { concat, equalBytes, wipe } from "../bytes.ts";
+import { concat, copyBytes, equalBytes, wipe } from "../bytes.ts";
 import { NoiseLink } from "../link.ts";
 import { SessionId } from "../session_id.ts";
 import { type TransportSecrets, TransportState } from "../noise/transport_state.ts";
@@ -161,7 +161,7 @@ export function importSnapshotKey(raw: Uint8Array): Promise<CryptoKey> {
   if (!(raw instanceof Uint8Array) || raw.length !== 32) {
     return Promise.reject(otherError("a snapshot key must be 32 bytes"));
   }
-  const copy = raw.slice();
+  const copy = copyBytes(raw);
   return crypto.subtle.importKey("raw", copy, { name: "AES-GCM" }, false, ["encrypt", "decrypt"])
     .finally(() => wipe(copy));
 }
@@ -267,9 +267,9 @@ function decodeBody(body: Uint8Array, handshakeHash: Uint8Array): SealedContent 
   }
   let off = 2;
   const secrets: TransportSecrets = {
-    sendKey: body.slice(off, off + 32),
+    sendKey: copyBytes(body, off, off + 32),
     sendNonce: view.getBigUint64(off + 32, false),
-    recvKey: body.slice(off + 40, off + 72),
+    recvKey: copyBytes(body, off + 40, off + 72),
     recvNonce: view.getBigUint64(off + 72, false),
     handshakeHash,
     remoteStatic: null,
@@ -281,7 +281,7 @@ function decodeBody(body: Uint8Array, handshakeHash: Uint8Array): SealedContent 
     }
     if (flags & FLAG_REMOTE_STATIC) {
       if (body.length < off + 32) throw serdeError("body too short for the remote static key");
-      secrets.remoteStatic = body.slice(off, off + 32);
+      secrets.remoteStatic = copyBytes(body, off, off + 32);
       off += 32;
     }
     let remoteIdentity: IdentityPayload | null = null;
@@ -378,14 +378,18 @@ export async function openSnapshot(
   checkKey(key);
   const header = peekSnapshot(bytes);
   const cipher = (options.suite ?? await loadCryptoSuite()).cipher;
-  const aad = bytes.slice(0, HEADER_LEN);
+  const aad = copyBytes(bytes, 0, HEADER_LEN);
   let plain: Uint8Array;
   try {
     plain = new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: bytes.slice(HEADER_LEN, HEADER_LEN + IV_LEN), additionalData: aad },
+        {
+          name: "AES-GCM",
+          iv: copyBytes(bytes, HEADER_LEN, HEADER_LEN + IV_LEN),
+          additionalData: aad,
+        },
         key,
-        bytes.slice(HEADER_LEN + IV_LEN),
+        copyBytes(bytes, HEADER_LEN + IV_LEN),
       ),
     );
   } catch {
