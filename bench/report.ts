@@ -9,6 +9,9 @@
  * npx tsx bench/report.ts
  * ```
  *
+ * A second table has the stream rows of bench/stream_scenarios.ts (encrypt→decrypt stream pair,
+ * framed + encrypted loopback TCP, the message layer), each beside its baseline.
+ *
  * Method: per variant a warm-up (~300 ms, which also picks a batch size of ≥ ~2 ms), then 5
  * samples of ~300 ms each; the variants of a row are interleaved sample by sample (the order
  * alternates), so a noisy neighbour hits them alike. The figure is the median of the 5 samples.
@@ -20,6 +23,7 @@ import { cpus } from "node:os";
 import { loadCryptoSuite, nobleCryptoSuite, suiteBackends } from "../mod.ts";
 import { ed25519BackendName } from "../lib/crypto/ed25519.ts";
 import { handshakeRows, type Row, transportRows, type Variant } from "./scenarios.ts";
+import { type StreamRow, streamRows } from "./stream_scenarios.ts";
 
 interface RuntimeGlobals {
   Deno?: { version: { deno: string; v8: string }; args: string[] };
@@ -153,6 +157,19 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const row of rows) results.push(await measure(row));
 
+  const isStreamId = (id: string) => id.startsWith("stream-") || id.startsWith("msg-");
+  let streams: StreamRow[] = [];
+  if (ONLY.length === 0 || ONLY.some(isStreamId)) {
+    const all = await streamRows();
+    streams = ONLY.length === 0 ? all : all.filter((r) => ONLY.includes(r.id));
+    for (const r of all) if (!streams.includes(r)) await r.close();
+  }
+  const streamResults: Result[] = [];
+  for (const row of streams) {
+    streamResults.push(await measure(row));
+    await row.close();
+  }
+
   const lines: string[] = [];
   lines.push(`Runtime: ${runtimeName()}, ${new Date().toISOString().slice(0, 10)}`);
   lines.push(`CPU: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}`);
@@ -169,30 +186,54 @@ async function main(): Promise<void> {
     `Method: median of ${SAMPLES} × ${SAMPLE_MS} ms samples after a ${WARMUP_MS} ms warm-up, ` +
       `variants interleaved`,
   );
-  lines.push("");
-  lines.push("| row | ours | reference (all-noble) | ratio | strict all-noble | ratio vs strict |");
-  lines.push("|---|---:|---:|---:|---:|---:|");
-  for (const { row, opsPerSec } of results) {
-    const ours = opsPerSec.ours;
-    const refOps = opsPerSec.ref;
-    const strict = opsPerSec.strict;
+  if (results.length > 0) {
+    lines.push("");
     lines.push(
-      `| ${row.title} | ${fmtRate(row, ours)} | ${fmtRate(row, refOps)} | ` +
-        `**${fmtRatio(ours, refOps)}** | ${strict === undefined ? "–" : fmtRate(row, strict)} | ` +
-        `${strict === undefined ? "–" : fmtRatio(ours, strict)} |`,
+      "| row | ours | reference (all-noble) | ratio | strict all-noble | ratio vs strict |",
     );
+    lines.push("|---|---:|---:|---:|---:|---:|");
+    for (const { row, opsPerSec } of results) {
+      const ours = opsPerSec.ours;
+      const refOps = opsPerSec.ref;
+      const strict = opsPerSec.strict;
+      lines.push(
+        `| ${row.title} | ${fmtRate(row, ours)} | ${fmtRate(row, refOps)} | ` +
+          `**${fmtRatio(ours, refOps)}** | ${
+            strict === undefined ? "–" : fmtRate(row, strict)
+          } | ` +
+          `${strict === undefined ? "–" : fmtRatio(ours, strict)} |`,
+      );
+    }
+    lines.push("");
+    lines.push(spreadLine(results));
   }
-  lines.push("");
-  lines.push(
-    "Sample spread (min–max ops/s): " +
-      results.map(({ row, spread }) =>
-        `${row.id} ` +
-        Object.entries(spread).map(([k, [lo, hi]]) => `${k} ${fmtNumber(lo)}–${fmtNumber(hi)}`)
-          .join(", ")
-      ).join("; "),
-  );
+  if (streamResults.length > 0) {
+    lines.push("");
+    lines.push("| stream row | streams | baseline | baseline is | ratio |");
+    lines.push("|---|---:|---:|---|---:|");
+    for (const { row, opsPerSec } of streamResults) {
+      lines.push(
+        `| ${row.title} | ${fmtRate(row, opsPerSec.ours)} | ${fmtRate(row, opsPerSec.ref)} | ` +
+          `${(row as StreamRow).baseline} | **${fmtRatio(opsPerSec.ours, opsPerSec.ref)}** |`,
+      );
+    }
+    lines.push("");
+    lines.push(spreadLine(streamResults));
+  }
   lines.push(`Total run time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   console.log(lines.join("\n"));
+}
+
+/** "Sample spread (min–max ops/s): id label lo–hi, …". */
+function spreadLine(results: Result[]): string {
+  return (
+    "Sample spread (min–max ops/s): " +
+    results.map(({ row, spread }) =>
+      `${row.id} ` +
+      Object.entries(spread).map(([k, [lo, hi]]) => `${k} ${fmtNumber(lo)}–${fmtNumber(hi)}`)
+        .join(", ")
+    ).join("; ")
+  );
 }
 
 await main();

@@ -1,9 +1,11 @@
 /**
- * The whole life of a Pubky Noise session, in one process: first contact over
- * XX (the client learns and pins the server's static key), then a fresh IK
- * session to the pinned key, messages both ways, and the session ids.
+ * The whole life of a Pubky Noise session with the message-level API, in one
+ * process and with no network: first contact over XX (the client learns and
+ * pins the server's static key), then a fresh IK session to the pinned key,
+ * messages both ways, and the session ids.
  *
- * Run: `deno task demo` (or `npx -y deno task demo` with only Node.js).
+ * Run: `deno run -A examples/demo.ts`. The main-job demo over real TCP sockets
+ * and the streams layer (`deno task demo`) is `noisecat demo`, in cli/demo.ts.
  *
  * @module
  */

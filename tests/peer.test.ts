@@ -1,5 +1,5 @@
 /**
- * The interop peer (`deno task peer`, tools/peer.ts): two peer processes, started with the
+ * The interop peer (`noisecat peer`, cli/peer.ts): two peer processes, started with the
  * runtime running this file, talk to each other through pipes relayed by this process (which
  * can flip a bit in a chosen frame on the way).
  */
@@ -20,9 +20,11 @@ const TIMEOUT_MS = 10_000;
 /** The same runtime as this test: Deno, Bun, or Node with tsx. */
 function peerCommand(): [string, string[]] {
   const g = globalThis as { Deno?: { execPath(): string } };
-  if ("Deno" in globalThis && g.Deno) return [g.Deno.execPath(), ["run", "-A", "tools/peer.ts"]];
-  if ("Bun" in globalThis) return [process.execPath, ["tools/peer.ts"]];
-  return [process.execPath, ["--import", "tsx", "tools/peer.ts"]];
+  if ("Deno" in globalThis && g.Deno) {
+    return [g.Deno.execPath(), ["run", "-A", "main.ts", "peer"]];
+  }
+  if ("Bun" in globalThis) return [process.execPath, ["main.ts", "peer"]];
+  return [process.execPath, ["--import", "tsx", "main.ts", "peer"]];
 }
 
 interface Outcome {
@@ -79,7 +81,7 @@ async function within<T>(children: ChildProcess[], done: Promise<T>, what: strin
 
 /**
  * Forwards frames from `from` to `to`, letting `edit` change frame `index`; records the lengths.
- * The framing (2-byte big-endian length) is parsed here independently of tools/frames.ts.
+ * The framing (2-byte big-endian length) is parsed here independently of cli/frames.ts.
  */
 function relay(
   from: Readable,
@@ -399,7 +401,7 @@ describe("peer: failures end both processes", () => {
     outcomes.forEach((o, i) => {
       assert.equal(o.code, 2, `${cases[i][0].join(" ")}: exit ${o.code}`);
       assert.equal(o.lines[0], `error=usage: ${cases[i][1]}`);
-      assert.ok(o.lines.some((l) => l.startsWith("Usage: deno task peer")));
+      assert.ok(o.lines.some((l) => l.startsWith("Usage: noisecat peer")));
       assert.equal(o.stdout.length, 0);
     });
   });
@@ -408,7 +410,7 @@ describe("peer: failures end both processes", () => {
     const o = await runOne(["--help"]);
     assert.equal(o.code, 0);
     const text = new TextDecoder().decode(o.stdout);
-    assert.match(text, /^Usage: deno task peer/);
+    assert.match(text, /^Usage: noisecat peer/);
     for (const option of ["--pubky", "--static", "--remote", "--payload", "--send", "--seed"]) {
       assert.ok(text.includes(option), option);
     }

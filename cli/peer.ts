@@ -1,11 +1,11 @@
 /**
- * `deno task peer`: a Noise peer that talks to other implementations over
+ * `noisecat peer`: a Noise peer that talks to other implementations over
  * stdin/stdout, for interop tests. Every Noise message (handshake and transport)
  * is framed by a 2-byte big-endian length; stdout carries frames only, stderr
  * `key=value` lines. See {@linkcode USAGE}.
  *
- * Runs unchanged under `deno run -A tools/peer.ts`, `bun tools/peer.ts` and
- * `tsx tools/peer.ts`.
+ * Runs unchanged under `deno run -A main.ts peer`, `bun main.ts peer` and
+ * `node --import tsx main.ts peer`.
  *
  * @module
  */
@@ -31,8 +31,8 @@ import {
 import { FrameReader, FrameWriter } from "./frames.ts";
 
 /** The `--help` text. */
-export const USAGE = `Usage: deno task peer [options]
-       (also: deno run -A tools/peer.ts | bun tools/peer.ts | tsx tools/peer.ts)
+export const USAGE = `Usage: noisecat peer [options]
+       (deno run -A main.ts peer | bun main.ts peer | node --import tsx main.ts peer)
 
 A Noise peer over stdin/stdout, for interop tests. stdin and stdout carry frames
 only: each Noise message (handshake and transport) as a 2-byte big-endian length
@@ -448,7 +448,7 @@ async function runPubkyServer(o: PubkyOptions, io: Io): Promise<void> {
 }
 
 /** Runs the command line `argv`; resolves to the exit status. */
-async function main(argv: string[], io: () => Io): Promise<number> {
+async function run(argv: string[], io: () => Io): Promise<number> {
   let options: Options;
   try {
     options = parseArgs(argv);
@@ -473,17 +473,23 @@ async function main(argv: string[], io: () => Io): Promise<number> {
   }
 }
 
-let ioInstance: Io | undefined;
-const status = await main(process.argv.slice(2), () =>
-  ioInstance ??= {
-    reader: new FrameReader(process.stdin),
-    writer: new FrameWriter(process.stdout),
-  });
-// Let every write reach the OS before exiting (stdout bounded: the peer may have gone).
-let flushTimer: ReturnType<typeof setTimeout> | undefined;
-await Promise.race([
-  Promise.all([...pendingLogs, ioInstance?.writer.flushed()]),
-  new Promise((r) => flushTimer = setTimeout(r, 2000)),
-]);
-clearTimeout(flushTimer);
-process.exit(status);
+/**
+ * `noisecat peer ARGS`: runs the peer on stdin/stdout and resolves to the exit
+ * status once every write has reached the OS (the caller exits the process).
+ */
+export async function peerMain(argv: string[]): Promise<number> {
+  let ioInstance: Io | undefined;
+  const status = await run(argv, () =>
+    ioInstance ??= {
+      reader: new FrameReader(process.stdin),
+      writer: new FrameWriter(process.stdout),
+    });
+  // Let every write reach the OS before exiting (stdout bounded: the peer may have gone).
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all([...pendingLogs, ioInstance?.writer.flushed()]),
+    new Promise((r) => flushTimer = setTimeout(r, 2000)),
+  ]);
+  clearTimeout(flushTimer);
+  return status;
+}
