@@ -373,8 +373,9 @@ describe("messageWriter and messageReader", () => {
 });
 
 describe("messages over a loopback TCP socket", () => {
-  const big = process.env.NOISE_BIG_TESTS === "1";
-  const SIZE = big ? 1024 * MiB : 64 * MiB;
+  // 1 GiB, as the issue asks; NOISE_QUICK_TESTS=1 shortens it to 64 MiB for local runs.
+  const quick = process.env.NOISE_QUICK_TESTS === "1";
+  const SIZE = quick ? 64 * MiB : 1024 * MiB;
 
   /** A stream of `size` pseudo-random bytes in irregular chunks, made as it is read. */
   function generated(size: number, sum: Checksum): ReadableStream<Uint8Array> {
@@ -406,7 +407,7 @@ describe("messages over a loopback TCP socket", () => {
   }
 
   test(`a ${SIZE / MiB} MiB message streams through with memory growth under 64 MiB`, {
-    timeout: big ? 600_000 : 60_000,
+    timeout: quick ? 60_000 : 600_000,
   }, async () => {
     const tcp = await tcpPair();
     try {
