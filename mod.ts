@@ -63,13 +63,10 @@ export { fromHex, toHex } from "./lib/bytes.ts";
 // Pubky layer
 export {
   DEFAULT_HANDSHAKE_EXPIRY_SECS,
-  IK_SUITE,
-  NN_SUITE,
   NoiseClient,
   type NoiseClientOptions,
   type NoisePeerOptions,
   PROLOGUE,
-  XX_SUITE,
   type XxClientStep,
   type XxInitResult,
 } from "./lib/client.ts";
@@ -107,8 +104,6 @@ export {
 } from "./lib/identity_payload.ts";
 export { MAX_SERVER_HINT_LEN } from "./lib/identity.ts";
 export {
-  BINDING_PREFIX,
-  bindingInput,
   type BindingParams,
   makeBindingMessage,
   signIdentityBinding,

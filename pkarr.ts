@@ -45,30 +45,10 @@
  * @module
  */
 
-export { IK_SUITE, XX_SUITE } from "./lib/client.ts";
-export { decodeZ32Key, encodeZ32, Z32_KEY_LEN } from "./lib/pkarr/z32.ts";
+export { decodeZ32Key, encodeZ32 } from "./lib/pkarr/z32.ts";
+export { MAX_DNS_PACKET_LEN, type SignedPacket } from "./lib/pkarr/signed_packet.ts";
 export {
-  encodeRelayPayload,
-  MAX_DNS_PACKET_LEN,
-  MAX_RELAY_PAYLOAD_LEN,
-  type PacketSigner,
-  RELAY_HEADER_LEN,
-  signableMessage,
-  type SignedPacket,
-  signPacket,
-  verifyRelayPayload,
-} from "./lib/pkarr/signed_packet.ts";
-export {
-  buildNoisePacket,
-  decodePacket,
-  DEFAULT_RECORD_TTL,
-  type DnsAnswer,
-  encodePacket,
-  findNoiseTxt,
   formatNoiseTxt,
-  NOISE_RECORD_NAME,
-  NOISE_RECORD_SUITES,
-  NOISE_RECORD_VERSION,
   type NoiseRecord,
   noiseRecordName,
   parseNoiseTxt,
@@ -78,11 +58,8 @@ export {
   requireAuthenticated,
   type ResolvedNoiseRecord,
   type ResolveOptions,
-  serverKey,
 } from "./lib/pkarr/resolver.ts";
 export {
-  DEFAULT_MAX_FUTURE_SKEW_SECS,
-  DEFAULT_RELAY_TIMEOUT_MS,
   type NoiseRecordInput,
   type NoiseRecordSigner,
   publishNoiseRecord,
@@ -94,9 +71,6 @@ export {
   type RelayResolverOptions,
 } from "./lib/pkarr/relay.ts";
 export {
-  MAX_PAYKIT_JSON_BYTES,
-  parsePaykitNoiseJson,
-  PAYKIT_NOISE_PATH,
   PaykitNoiseJsonResolver,
   type PaykitNoiseJsonResolverOptions,
 } from "./lib/pkarr/paykit.ts";

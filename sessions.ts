@@ -60,8 +60,6 @@ export {
   batterySaverConfig,
   ConnectionStatus,
   defaultConfig,
-  isConnectionStatus,
-  MAX_CHUNK_SIZE,
   type MobileConfig,
   mobileConfig,
   performanceConfig,
@@ -77,7 +75,6 @@ export {
 export {
   type AcceptedConnection,
   type CompletedConnection,
-  DEFAULT_MAX_PENDING_HANDSHAKES,
   type InitiatedConnection,
   type ManagerPattern,
   type ManagerRestoreOptions,
@@ -86,8 +83,6 @@ export {
   type SessionHandle,
 } from "./lib/session/noise_manager.ts";
 export {
-  backoffDelay,
-  MAX_RECONNECT_DELAY_MS,
   ReconnectingSession,
   type ReconnectOptions,
   type StatusEvent,
@@ -100,12 +95,9 @@ export {
   type ResumableOptions,
   ResumableSession,
   type SessionSnapshot,
-  SNAPSHOT_MAGIC,
-  SNAPSHOT_VERSION,
   type SnapshotHeader,
 } from "./lib/session/snapshot.ts";
 export {
-  canonicalAddress,
   defaultRateLimiterConfig,
   disabledRateLimiterConfig,
   lenientRateLimiterConfig,

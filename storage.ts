@@ -51,21 +51,8 @@
  * @module
  */
 
-export {
-  checkCounter,
-  MAX_PATH_LENGTH,
-  messagePath,
-  normalizeBasePath,
-  parseLocation,
-  type StorageLocation,
-  validatePath,
-} from "./lib/storage/paths.ts";
-export {
-  backoffDelay,
-  DEFAULT_RETRY_CONFIG,
-  resolveRetryConfig,
-  type RetryConfig,
-} from "./lib/storage/retry.ts";
+export { MAX_PATH_LENGTH, messagePath, validatePath } from "./lib/storage/paths.ts";
+export { DEFAULT_RETRY_CONFIG, type RetryConfig } from "./lib/storage/retry.ts";
 export { type OutboxStorage, type PublicStorageReader, StorageError } from "./lib/storage/types.ts";
 export {
   type MemoryFaultHook,
@@ -74,7 +61,6 @@ export {
   type MemoryStorageOptions,
 } from "./lib/storage/memory.ts";
 export {
-  DEFAULT_MAX_OBJECT_BYTES,
   type FetchFunction,
   type HeadersSource,
   HomeserverPublicReader,
@@ -83,15 +69,10 @@ export {
   type HomeserverStorageOptions,
 } from "./lib/storage/homeserver.ts";
 export {
-  DEFAULT_RECEIVE_LIMIT,
   type MessageQueue,
   type MessagingCounters,
   StorageBackedMessaging,
   type StorageMessagingOptions,
   type StorageOperationOptions,
 } from "./lib/storage/messaging.ts";
-export {
-  DEFAULT_POLL_INTERVAL_MS,
-  HandshakeQueue,
-  type HandshakeQueueOptions,
-} from "./lib/storage/handshake_queue.ts";
+export { HandshakeQueue, type HandshakeQueueOptions } from "./lib/storage/handshake_queue.ts";

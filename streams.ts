@@ -18,8 +18,8 @@
  *   link as `TransformStream`s; {@linkcode linkStreams} puts both on a carrier.
  * - **Messages**: {@linkcode messageWriter} / {@linkcode messageReader} carry
  *   messages of any size, streamed, with authenticated boundaries.
- * - **Rust API**: {@linkcode StreamingNoiseLink}, the crate's chunked link,
- *   wire-compatible.
+ * - **Rust API**: the crate's chunked link, `StreamingNoiseLink`, wire-compatible, is in
+ *   the default entry (`@pubky/noise`).
  *
  * @example
  * ```ts
@@ -74,12 +74,10 @@ export {
   type AcceptOptions,
   connect,
   type ConnectOptions,
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   type HandshakeStepOptions,
   type PatternName,
   type SecureChannel,
 } from "./lib/streams/handshake.ts";
-export { StreamingNoiseLink } from "./lib/streams/streaming_link.ts";
 export {
   FLAG_CONTINUES,
   FLAG_LAST,

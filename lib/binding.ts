@@ -22,7 +22,7 @@ import type { RingKeyProvider } from "./ring.ts";
  *
  * @example
  * ```ts
- * import { BINDING_PREFIX } from "@pubky/noise";
+ * import { BINDING_PREFIX } from "./binding.ts";
  * console.log(BINDING_PREFIX.length); // 22
  * ```
  */
@@ -69,7 +69,7 @@ function checkKey(key: unknown, what: string): void {
  *
  * @example
  * ```ts
- * import { bindingInput } from "@pubky/noise";
+ * import { bindingInput } from "./binding.ts";
  * const input = bindingInput({
  *   ed25519Pub: new Uint8Array(32),
  *   localNoisePub: new Uint8Array(32),

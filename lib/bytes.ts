@@ -8,14 +8,35 @@ import { NoiseError, NoiseErrorCode } from "./errors.ts";
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-/** Lowercase hex of `bytes`. */
+/**
+ * Lowercase hex of `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { toHex } from "@pubky/noise";
+ * console.log(toHex(new Uint8Array([0, 15, 255]))); // 000fff
+ * ```
+ */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
   return out;
 }
 
-/** Bytes of a hex string (either case); throws `NoiseError` (Other) on bad input. */
+/**
+ * Bytes of a hex string (either case); throws `NoiseError` (Other) on bad input.
+ *
+ * @example
+ * ```ts
+ * import { fromHex, NoiseError } from "@pubky/noise";
+ * console.log(fromHex("000FFF")); // Uint8Array(3) [ 0, 15, 255 ]
+ * try {
+ *   fromHex("abc");
+ * } catch (e) {
+ *   console.log((e as NoiseError).codeName); // Other
+ * }
+ * ```
+ */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
     throw new NoiseError(

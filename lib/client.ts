@@ -22,7 +22,15 @@ import type { RingKeyProvider } from "./ring.ts";
 import { StaticKeySource } from "./static_key.ts";
 import type { TraceLogger } from "./trace.ts";
 
-/** The prologue of every Pubky Noise handshake (not configurable, as in the crate). */
+/**
+ * The prologue of every Pubky Noise handshake (not configurable, as in the crate).
+ *
+ * @example
+ * ```ts
+ * import { PROLOGUE } from "@pubky/noise";
+ * console.log(new TextDecoder().decode(PROLOGUE)); // pubky-noise-v1
+ * ```
+ */
 export const PROLOGUE: Uint8Array = utf8("pubky-noise-v1");
 /** The IK protocol name. */
 export const IK_SUITE = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
@@ -30,10 +38,32 @@ export const IK_SUITE = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
 export const XX_SUITE = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 /** The NN protocol name. */
 export const NN_SUITE = "Noise_NN_25519_ChaChaPoly_BLAKE2s";
-/** Default lifetime of a client's `hint_expires_at`, in seconds. */
+/**
+ * Default lifetime of a client's `hint_expires_at`, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_EXPIRY_SECS, DummyRing, NoiseClient } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * console.log(client.expirySecs === DEFAULT_HANDSHAKE_EXPIRY_SECS, DEFAULT_HANDSHAKE_EXPIRY_SECS); // true 300
+ * ```
+ */
 export const DEFAULT_HANDSHAKE_EXPIRY_SECS = 300;
 
-/** Options of {@linkcode NoiseClient} and {@linkcode NoiseServer}. */
+/**
+ * Options of {@linkcode NoiseClient} and {@linkcode NoiseServer}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, nobleCryptoSuite, NoiseServer, type NoisePeerOptions, toHex } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "kid");
+ * const rotated: NoisePeerOptions = { epoch: 1, suite: nobleCryptoSuite() };
+ * const before = new NoiseServer("kid", "server-device-0001", ring);
+ * const after = new NoiseServer("kid", "server-device-0001", ring, rotated);
+ * console.log(toHex(await before.staticPublicKey()) !== toHex(await after.staticPublicKey())); // true
+ * ```
+ */
 export interface NoisePeerOptions {
   /** Key epoch of the device static (default 0, as the crate); bump it to rotate keys. */
   epoch?: number;
@@ -43,7 +73,18 @@ export interface NoisePeerOptions {
   trace?: TraceLogger;
 }
 
-/** Options of {@linkcode NoiseClient}. */
+/**
+ * Options of {@linkcode NoiseClient}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, type NoiseClientOptions } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const options: NoiseClientOptions = { nowUnix: Math.floor(Date.now() / 1000), expirySecs: 60 };
+ * const client = new NoiseClient("kid", "client-device-0001", ring, options);
+ * console.log(client.nowUnix !== null, client.expirySecs); // true 60
+ * ```
+ */
 export interface NoiseClientOptions extends NoisePeerOptions {
   /** The current Unix time in seconds; when set, payloads carry `hint_expires_at`. */
   nowUnix?: number | null;
@@ -51,7 +92,18 @@ export interface NoiseClientOptions extends NoisePeerOptions {
   expirySecs?: number;
 }
 
-/** What an XX client's first step returns (Rust `XxInitResult`). */
+/**
+ * What an XX client's first step returns (Rust `XxInitResult`).
+ *
+ * @example
+ * ```ts
+ * import { clientStartXxTofu, DummyRing, NoiseClient, type XxInitResult } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const start: XxInitResult = await clientStartXxTofu(client, "chat.example");
+ * console.log(start.firstMsg.length, start.serverHint); // 32 chat.example
+ * ```
+ */
 export interface XxInitResult {
   /** The handshake, to pass to the next step. */
   hs: HandshakeState;
@@ -61,7 +113,21 @@ export interface XxInitResult {
   serverHint: string | null;
 }
 
-/** What the XX client's second step returns. */
+/**
+ * What the XX client's second step returns.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer, toHex, type XxClientStep } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const { hs, firstMsg } = await client.buildInitiatorXxTofu();
+ * const { response } = await server.buildResponderXx(firstMsg);
+ * const step: XxClientStep = await client.completeInitiatorXx(hs, response);
+ * console.log(step.serverIdentity.role, toHex(step.serverStaticPk) === toHex(await server.staticPublicKey()));
+ * // Server true
+ * ```
+ */
 export interface XxClientStep {
   /** The handshake, complete; to be split into a link. */
   hs: HandshakeState;

@@ -22,7 +22,19 @@ import type { NoiseServer } from "./server.ts";
 import { NoiseLink } from "./link.ts";
 import { HandshakeTracer } from "./trace.ts";
 
-/** IK step 1 on the client: message 1 to a pinned server. */
+/**
+ * IK step 1 on the client: message 1 to a pinned server.
+ *
+ * @example
+ * ```ts
+ * import { clientStartIkDirect, DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const pinned = await server.staticPublicKey(); // from an earlier XX, PKARR, or configuration
+ * const { hs, firstMsg } = await clientStartIkDirect(client, pinned, "chat.example");
+ * console.log(firstMsg.length, hs.isComplete); // 494 false: send firstMsg, keep hs
+ * ```
+ */
 export async function clientStartIkDirect(
   client: NoiseClient,
   serverStaticPub: Uint8Array,
@@ -38,7 +50,20 @@ export async function clientStartIkDirect(
   }
 }
 
-/** IK step 2 on the server: verifies message 1, answers with message 2 (48 bytes, empty payload). */
+/**
+ * IK step 2 on the server: verifies message 1, answers with message 2 (48 bytes, empty payload).
+ *
+ * @example
+ * ```ts
+ * import { clientStartIkDirect, DummyRing, NoiseClient, NoiseServer, serverAcceptIk, toHex } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const { firstMsg } = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const { clientIdentity, response } = await serverAcceptIk(server, firstMsg);
+ * console.log(clientIdentity.role, toHex(clientIdentity.ed25519Pub).slice(0, 16), response.length);
+ * // Client 8a88e3dd7409f195 48
+ * ```
+ */
 export async function serverAcceptIk(
   server: NoiseServer,
   firstMsg: Uint8Array,
@@ -62,7 +87,22 @@ export async function serverAcceptIk(
   }
 }
 
-/** IK step 3 on the client: reads message 2 (any payload is ignored, as in the crate). */
+/**
+ * IK step 3 on the client: reads message 2 (any payload is ignored, as in the crate).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteIk, clientStartIkDirect, DummyRing, NoiseClient, NoiseServer, serverAcceptIk,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const s = await serverAcceptIk(server, c.firstMsg);
+ * const link = await clientCompleteIk(c.hs, s.response);
+ * console.log(link.sessionId.toString().length, link.encrypt(new Uint8Array(3)).length); // 64 19
+ * ```
+ */
 export async function clientCompleteIk(
   hs: HandshakeState,
   response: Uint8Array,
@@ -77,7 +117,25 @@ export async function clientCompleteIk(
   }
 }
 
-/** IK step 3 on the server. */
+/**
+ * IK step 3 on the server.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteIk, clientStartIkDirect, DummyRing, NoiseClient, NoiseServer, serverAcceptIk,
+ *   serverCompleteIk,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const s = await serverAcceptIk(server, c.firstMsg);
+ * const serverLink = serverCompleteIk(s.hs); // the server can send right after its response
+ * const clientLink = await clientCompleteIk(c.hs, s.response);
+ * const hi = clientLink.decrypt(serverLink.encrypt(new TextEncoder().encode("welcome")));
+ * console.log(new TextDecoder().decode(hi)); // welcome
+ * ```
+ */
 export function serverCompleteIk(hs: HandshakeState): NoiseLink {
   return completeLink(hs);
 }
@@ -92,7 +150,17 @@ function completeLink(hs: HandshakeState): NoiseLink {
   }
 }
 
-/** XX step 1 on the client: message 1 (first contact). */
+/**
+ * XX step 1 on the client: message 1 (first contact).
+ *
+ * @example
+ * ```ts
+ * import { clientStartXxTofu, DummyRing, NoiseClient } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const { hs, firstMsg } = await clientStartXxTofu(client); // no server key needed
+ * console.log(firstMsg.length, hs.isComplete); // 32 false
+ * ```
+ */
 export async function clientStartXxTofu(
   client: NoiseClient,
   serverHint: string | null = null,
@@ -107,7 +175,19 @@ export async function clientStartXxTofu(
   }
 }
 
-/** XX step 2 on the server: message 2 with the server's identity; keep `serverStaticPk` for step 4. */
+/**
+ * XX step 2 on the server: message 2 with the server's identity; keep `serverStaticPk` for step 4.
+ *
+ * @example
+ * ```ts
+ * import { clientStartXxTofu, DummyRing, NoiseClient, NoiseServer, serverAcceptXx } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartXxTofu(client);
+ * const { response, serverStaticPk } = await serverAcceptXx(server, c.firstMsg);
+ * console.log(response.length > 32, serverStaticPk.length); // true 32
+ * ```
+ */
 export async function serverAcceptXx(
   server: NoiseServer,
   firstMsg: Uint8Array,
@@ -123,7 +203,24 @@ export async function serverAcceptXx(
   }
 }
 
-/** What {@linkcode clientCompleteXx} returns (Rust `XxClientCompleteResult` and message 3). */
+/**
+ * What {@linkcode clientCompleteXx} returns (Rust `XxClientCompleteResult` and message 3).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteXx, clientStartXxTofu, DummyRing, NoiseClient, NoiseServer, serverAcceptXx, toHex,
+ *   type XxClientComplete,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartXxTofu(client);
+ * const s = await serverAcceptXx(server, c.firstMsg);
+ * const done: XxClientComplete = await clientCompleteXx(client, c.hs, s.response);
+ * // Pin both: the identity to check, the static key for IK next time.
+ * console.log(toHex(done.serverIdentity.ed25519Pub).slice(0, 16), done.serverStaticPk.length); // 8139770ea87d175f 32
+ * ```
+ */
 export interface XxClientComplete {
   /** The established session. */
   link: NoiseLink;
@@ -135,7 +232,24 @@ export interface XxClientComplete {
   finalMsg: Uint8Array;
 }
 
-/** XX step 3 on the client: verifies the server, answers with message 3, and is done. */
+/**
+ * XX step 3 on the client: verifies the server, answers with message 3, and is done.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteXx, clientStartXxTofu, DummyRing, NoiseClient, NoiseServer, serverAcceptXx, toHex,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const expected = "8139770ea87d175f"; // the server identity the app expects (prefix, for the example)
+ * const c = await clientStartXxTofu(client);
+ * const s = await serverAcceptXx(server, c.firstMsg);
+ * const { link, serverIdentity, finalMsg } = await clientCompleteXx(client, c.hs, s.response);
+ * if (!toHex(serverIdentity.ed25519Pub).startsWith(expected)) throw new Error("unexpected server");
+ * console.log(finalMsg.length > 0, link.sessionId.toString().length); // true 64: send finalMsg
+ * ```
+ */
 export async function clientCompleteXx(
   client: NoiseClient,
   hs: HandshakeState,
@@ -158,7 +272,25 @@ export async function clientCompleteXx(
   }
 }
 
-/** XX step 4 on the server: verifies message 3. */
+/**
+ * XX step 4 on the server: verifies message 3.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteXx, clientStartXxTofu, DummyRing, NoiseClient, NoiseServer, serverAcceptXx,
+ *   serverCompleteXx, toHex,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c1 = await clientStartXxTofu(client);
+ * const s1 = await serverAcceptXx(server, c1.firstMsg);
+ * const c2 = await clientCompleteXx(client, c1.hs, s1.response);
+ * const { link, clientIdentity } = await serverCompleteXx(server, s1.hs, c2.finalMsg, s1.serverStaticPk);
+ * console.log(toHex(clientIdentity.ed25519Pub).slice(0, 16), link.sessionId.equals(c2.link.sessionId));
+ * // 8a88e3dd7409f195 true
+ * ```
+ */
 export async function serverCompleteXx(
   server: NoiseServer,
   hs: HandshakeState,
@@ -176,7 +308,17 @@ export async function serverCompleteXx(
   }
 }
 
-/** NN step 1 on the client. */
+/**
+ * NN step 1 on the client.
+ *
+ * @example
+ * ```ts
+ * import { clientStartNn, DummyRing, NoiseClient } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const { firstMsg } = await clientStartNn(client); // NN: no keys, no identities
+ * console.log(firstMsg.length); // 32
+ * ```
+ */
 export async function clientStartNn(
   client: NoiseClient,
 ): Promise<{ hs: HandshakeState; firstMsg: Uint8Array }> {
@@ -190,7 +332,19 @@ export async function clientStartNn(
   }
 }
 
-/** NN step 2 on the server. */
+/**
+ * NN step 2 on the server.
+ *
+ * @example
+ * ```ts
+ * import { clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartNn(client);
+ * const { response } = await serverAcceptNn(server, c.firstMsg);
+ * console.log(response.length); // 48
+ * ```
+ */
 export async function serverAcceptNn(
   server: NoiseServer,
   firstMsg: Uint8Array,
@@ -206,7 +360,22 @@ export async function serverAcceptNn(
   }
 }
 
-/** NN step 3 on the client. */
+/**
+ * NN step 3 on the client.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const link = await clientCompleteNn(client, c.hs, s.response);
+ * console.log(link.remoteStatic); // null: NN authenticates nobody
+ * ```
+ */
 export async function clientCompleteNn(
   client: NoiseClient,
   hs: HandshakeState,
@@ -221,7 +390,24 @@ export async function clientCompleteNn(
   }
 }
 
-/** NN step 3 on the server. */
+/**
+ * NN step 3 on the server.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * console.log(new TextDecoder().decode(serverLink.decrypt(clientLink.encrypt(new TextEncoder().encode("ping"))))); // ping
+ * ```
+ */
 export function serverCompleteNn(hs: HandshakeState): NoiseLink {
   return completeLink(hs);
 }

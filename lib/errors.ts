@@ -66,7 +66,17 @@ const NAMES: Record<NoiseErrorCode, string> = Object.fromEntries(
   Object.entries(NoiseErrorCode).map(([name, code]) => [code, name]),
 ) as Record<NoiseErrorCode, string>;
 
-/** Options of {@linkcode NoiseError}. */
+/**
+ * Options of {@linkcode NoiseError}.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError, NoiseErrorCode, type NoiseErrorOptions } from "@pubky/noise";
+ * const options: NoiseErrorOptions = { retryAfterMs: 2000 };
+ * const err = new NoiseError(NoiseErrorCode.RateLimited, "too many handshakes", options);
+ * console.log(err.message, err.retryAfterMs); // rate limited: too many handshakes 2000
+ * ```
+ */
 export interface NoiseErrorOptions {
   /** For `RateLimited`: how long the caller should wait before retrying. */
   retryAfterMs?: number;

@@ -14,7 +14,18 @@ import { makeBindingMessage, verifyIdentityBinding } from "./binding.ts";
 import { encodeIdentityPayload, type IdentityPayload, type Role } from "./identity_payload.ts";
 import type { RingKeyProvider } from "./ring.ts";
 
-/** Longest `server_hint`, in UTF-8 bytes (Rust `MAX_SERVER_HINT_LEN`). */
+/**
+ * Longest `server_hint`, in UTF-8 bytes (Rust `MAX_SERVER_HINT_LEN`).
+ *
+ * @example
+ * ```ts
+ * import { clientStartIkDirect, DummyRing, MAX_SERVER_HINT_LEN, NoiseClient, NoiseError } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const hint = "h".repeat(MAX_SERVER_HINT_LEN + 1);
+ * await clientStartIkDirect(client, new Uint8Array(32).fill(9), hint)
+ *   .catch((e: NoiseError) => console.log(e.codeName)); // Policy
+ * ```
+ */
 export const MAX_SERVER_HINT_LEN = 256;
 
 /** What a signer needs to produce its payload. */

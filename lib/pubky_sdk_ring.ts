@@ -24,7 +24,19 @@ import { deriveX25519ForDeviceEpoch, importHkdfSeed } from "./crypto/hkdf_sha512
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
 import type { RingKeyProvider } from "./ring.ts";
 
-/** A public key as the Pubky SDK represents it (one of the two forms is enough). */
+/**
+ * A public key as the Pubky SDK represents it (one of the two forms is enough).
+ *
+ * @example
+ * ```ts
+ * import { Keypair } from "@synonymdev/pubky";
+ * import type { PubkyPublicKeyLike } from "@pubky/noise/pubky-sdk";
+ * const keypair = Keypair.random();
+ * const publicKey: PubkyPublicKeyLike = keypair.publicKey; // the SDK's PublicKey fits
+ * console.log(publicKey.z32?.().length, publicKey.toUint8Array?.().length); // 52 32
+ * keypair.free();
+ * ```
+ */
 export interface PubkyPublicKeyLike {
   /** The 32 bytes of the Ed25519 public key. */
   toUint8Array?(): Uint8Array;
@@ -35,6 +47,19 @@ export interface PubkyPublicKeyLike {
 /**
  * A keypair as the npm `@synonymdev/pubky` SDK represents it (its `Keypair`
  * class fits this interface).
+ *
+ * @example
+ * ```ts
+ * import { importEd25519Seed } from "@pubky/noise";
+ * import { type PubkyKeypairLike, PubkyRingProvider } from "@pubky/noise/pubky-sdk";
+ * // A keypair from another source (a wallet, a hardware key export) in the SDK's shape.
+ * const seed = new Uint8Array(32).fill(7);
+ * const publicKey = (await importEd25519Seed(seed)).publicKey;
+ * const keypair: PubkyKeypairLike = { secret: () => seed.slice(), publicKey: { toUint8Array: () => publicKey } };
+ * const ring = await PubkyRingProvider.fromKeypair(keypair, "my-app");
+ * const identity = await ring.ed25519PublicKey("my-app");
+ * console.log(identity.every((b, i) => b === publicKey[i]), ring.signsThroughKeypair); // true false
+ * ```
  */
 export interface PubkyKeypairLike {
   /** `@synonymdev/pubky` 0.6: a copy of the 32-byte secret key (the Ed25519 seed). */
@@ -47,7 +72,20 @@ export interface PubkyKeypairLike {
   sign?(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
-/** Options of {@linkcode PubkyRingProvider.fromKeypair}. */
+/**
+ * Options of {@linkcode PubkyRingProvider.fromKeypair}.
+ *
+ * @example
+ * ```ts
+ * import { Keypair } from "@synonymdev/pubky";
+ * import { PubkyRingProvider, type PubkyRingOptions } from "@pubky/noise/pubky-sdk";
+ * const keypair = Keypair.random();
+ * const options: PubkyRingOptions = { deviceId: new TextEncoder().encode("my-phone-device-01"), epoch: 2 };
+ * const ring = await PubkyRingProvider.fromKeypair(keypair, "my-app", options);
+ * keypair.free();
+ * console.log(ring.epoch, new TextDecoder().decode(ring.deviceId)); // 2 my-phone-device-01
+ * ```
+ */
 export interface PubkyRingOptions {
   /** Stored device id (default `utf8("default")`); as in Rust, derivations use the caller's. */
   deviceId?: Uint8Array;

@@ -23,12 +23,31 @@ import {
   PROLOGUE,
 } from "./client.ts";
 
-/** Largest handshake message a server reads (Rust `MAX_HANDSHAKE_MSG_LEN`). */
+/**
+ * Largest handshake message a server reads (Rust `MAX_HANDSHAKE_MSG_LEN`).
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, MAX_HANDSHAKE_MSG_LEN, NoiseError, NoiseServer, serverAcceptIk } from "@pubky/noise";
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const tooBig = new Uint8Array(MAX_HANDSHAKE_MSG_LEN + 1);
+ * await serverAcceptIk(server, tooBig).catch((e: NoiseError) => console.log(e.codeName)); // Policy
+ * ```
+ */
 export const MAX_HANDSHAKE_MSG_LEN = 65536;
 
 /**
  * Limits a server applies in front of handshakes (Rust `ServerPolicy`). The
  * crate only declares it; enforcement lives with the session managers.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer, type ServerPolicy } from "@pubky/noise";
+ * const policy: ServerPolicy = { maxHandshakesPerIp: 20, maxSessionsPerEd25519: 3 };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "kid");
+ * const server = new NoiseServer("kid", "server-device-0001", ring, { policy });
+ * console.log(server.policy); // { maxHandshakesPerIp: 20, maxSessionsPerEd25519: 3 }
+ * ```
  */
 export interface ServerPolicy {
   /** Most handshakes per client address in the rate-limit window. */
@@ -37,7 +56,20 @@ export interface ServerPolicy {
   maxSessionsPerEd25519: number | null;
 }
 
-/** Options of {@linkcode NoiseServer}. */
+/**
+ * Options of {@linkcode NoiseServer}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer, type NoiseServerOptions } from "@pubky/noise";
+ * const options: NoiseServerOptions = {
+ *   clock: () => 1_700_000_000, // a fixed clock, e.g. in tests
+ *   policy: { maxSessionsPerEd25519: 3 },
+ * };
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"), options);
+ * console.log(server.now(), server.policy.maxHandshakesPerIp); // 1700000000 null
+ * ```
+ */
 export interface NoiseServerOptions extends NoisePeerOptions {
   /** The clock, in Unix seconds, for expiry checks and our own `hint_expires_at` (default: system). */
   clock?: () => number;
@@ -45,7 +77,19 @@ export interface NoiseServerOptions extends NoisePeerOptions {
   policy?: Partial<ServerPolicy>;
 }
 
-/** What the server learns from a client's handshake message. */
+/**
+ * What the server learns from a client's handshake message.
+ *
+ * @example
+ * ```ts
+ * import { clientStartIkDirect, type ClientHello, DummyRing, NoiseClient, NoiseServer, toHex } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const { firstMsg } = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const hello: ClientHello = await server.buildResponderReadIk(firstMsg);
+ * console.log(hello.identity.role, toHex(hello.identity.ed25519Pub).slice(0, 16)); // Client 8a88e3dd7409f195
+ * ```
+ */
 export interface ClientHello {
   /** The handshake, to continue. */
   hs: HandshakeState;

@@ -27,7 +27,19 @@ import { NoiseError, NoiseErrorCode } from "./errors.ts";
 import type { HandshakeState } from "./noise/handshake_state.ts";
 import type { TransportState } from "./noise/transport_state.ts";
 
-/** The name of a trace event. */
+/**
+ * The name of a trace event.
+ *
+ * @example
+ * ```ts
+ * import type { TraceEventName, TraceLogger } from "@pubky/noise";
+ * const counts: Partial<Record<TraceEventName, number>> = {};
+ * const count: TraceLogger = (e) => void (counts[e.event] = (counts[e.event] ?? 0) + 1);
+ * count({ event: "transport.encrypt", role: "client", pattern: "IK", nonce: 0, bytes: 21 });
+ * count({ event: "transport.encrypt", role: "client", pattern: "IK", nonce: 1, bytes: 40 });
+ * console.log(counts); // { "transport.encrypt": 2 }
+ * ```
+ */
 export type TraceEventName =
   | "handshake.start"
   | "handshake.message"
@@ -38,10 +50,36 @@ export type TraceEventName =
   | "transport.error"
   | "transport.close";
 
-/** The side that emits an event. */
+/**
+ * The side that emits an event.
+ *
+ * @example
+ * ```ts
+ * import type { TraceLogger, TraceRole } from "@pubky/noise";
+ * const completed: Record<TraceRole, number> = { client: 0, server: 0 };
+ * const logger: TraceLogger = (e) => {
+ *   if (e.event === "handshake.complete") completed[e.role]++;
+ * };
+ * logger({ event: "handshake.complete", role: "server", pattern: "IK" });
+ * console.log(completed); // { client: 0, server: 1 }
+ * ```
+ */
 export type TraceRole = "client" | "server";
 
-/** The handshake pattern of an event. */
+/**
+ * The handshake pattern of an event.
+ *
+ * @example
+ * ```ts
+ * import type { TraceLogger, TracePattern } from "@pubky/noise";
+ * const completed: Record<TracePattern, number> = { XX: 0, IK: 0, NN: 0 };
+ * const logger: TraceLogger = (e) => {
+ *   if (e.event === "handshake.complete" && e.pattern) completed[e.pattern]++;
+ * };
+ * logger({ event: "handshake.complete", role: "client", pattern: "XX" });
+ * console.log(completed); // { XX: 1, IK: 0, NN: 0 }
+ * ```
+ */
 export type TracePattern = "XX" | "IK" | "NN";
 
 /**
@@ -58,6 +96,19 @@ export type TracePattern = "XX" | "IK" | "NN";
  * | `transport.decrypt`  | `pattern`, `sessionId`, `nonce`, `bytes`              |
  * | `transport.error`    | `pattern`, `sessionId`, `operation`, `nonce`, `bytes`, `code`, `codeName`, `message` |
  * | `transport.close`    | `pattern`, `sessionId`                                |
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer, serverAcceptXx, type TraceEvent } from "@pubky/noise";
+ * const events: TraceEvent[] = [];
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "kid");
+ * const server = new NoiseServer("kid", "server-device-0001", ring, { trace: (e) => events.push(e) });
+ * await serverAcceptXx(server, new Uint8Array(7)).catch(() => {}); // not a handshake message
+ * for (const e of events) console.log(e.event, e.bytes ?? e.message ?? "");
+ * // handshake.start
+ * // handshake.message 7
+ * // handshake.error snow error: input error
+ * ```
  */
 export interface TraceEvent {
   /** What happened. */
@@ -89,7 +140,24 @@ export interface TraceEvent {
   readonly message?: string;
 }
 
-/** Receives trace events; it must not throw (if it does, the error is ignored). */
+/**
+ * Receives trace events; it must not throw (if it does, the error is ignored).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   type TraceLogger,
+ * } from "@pubky/noise";
+ * const log: TraceLogger = (e) => console.log(e.role, e.event, e.sessionId?.slice(0, 8) ?? "");
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring, { trace: log });
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const link = await clientCompleteNn(client, c.hs, s.response);
+ * link.encrypt(new Uint8Array(5)); // client transport.encrypt <session id>
+ * ```
+ */
 export type TraceLogger = (event: TraceEvent) => void;
 
 const reported = new WeakSet<object>();
@@ -320,7 +388,19 @@ export function consoleTraceLogger(prefix = "[pubky-noise]"): TraceLogger {
   return (event) => console.debug(prefix, JSON.stringify(event));
 }
 
-/** What {@linkcode recordTrace} returns. */
+/**
+ * What {@linkcode recordTrace} returns.
+ *
+ * @example
+ * ```ts
+ * import { recordTrace, type TraceRecording } from "@pubky/noise/trace";
+ * const recording: TraceRecording = recordTrace(2); // keep the last two events
+ * for (const event of ["handshake.start", "handshake.message", "handshake.complete"] as const) {
+ *   recording.logger({ event, role: "client", pattern: "NN" });
+ * }
+ * console.log(recording.events.map((e) => e.event)); // [ "handshake.message", "handshake.complete" ]
+ * ```
+ */
 export interface TraceRecording {
   /** The logger to pass as `trace`. */
   readonly logger: TraceLogger;

@@ -11,23 +11,22 @@ import z32lib from "z32";
 import { NoiseErrorCode } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
 import { importEd25519Seed } from "../lib/crypto/ed25519.ts";
+import { IK_SUITE, XX_SUITE } from "../lib/client.ts";
 import {
-  buildNoisePacket,
-  decodePacket,
   decodeZ32Key,
-  encodeRelayPayload,
   encodeZ32,
-  findNoiseTxt,
   formatNoiseTxt,
-  IK_SUITE,
   MAX_DNS_PACKET_LEN,
   noiseRecordName,
   parseNoiseTxt,
+} from "../pkarr.ts";
+import { buildNoisePacket, decodePacket, findNoiseTxt } from "../lib/pkarr/record.ts";
+import {
+  encodeRelayPayload,
   signableMessage,
   signPacket,
   verifyRelayPayload,
-  XX_SUITE,
-} from "../pkarr.ts";
+} from "../lib/pkarr/signed_packet.ts";
 import { decodeBase64Url, encodeBase64Url } from "../lib/pkarr/z32.ts";
 import { prng, rejectsWith, throwsWith } from "./_storage_helpers.ts";
 

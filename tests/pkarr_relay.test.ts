@@ -19,19 +19,18 @@ import {
   serverCompleteIk,
 } from "../lib/datalink_adapter.ts";
 import { importEd25519Seed } from "../lib/crypto/ed25519.ts";
+import { IK_SUITE } from "../lib/client.ts";
 import {
-  encodePacket,
-  encodeRelayPayload,
   encodeZ32,
   formatNoiseTxt,
-  IK_SUITE,
   noiseRecordName,
   PaykitNoiseJsonResolver,
   publishNoiseRecord,
   RelayResolver,
   requireAuthenticated,
-  signPacket,
 } from "../pkarr.ts";
+import { encodePacket } from "../lib/pkarr/record.ts";
+import { encodeRelayPayload, signPacket } from "../lib/pkarr/signed_packet.ts";
 import { encodeBase64Url } from "../lib/pkarr/z32.ts";
 import { HomeserverPublicReader, MemoryStorage } from "../storage.ts";
 import {

@@ -6,17 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
-import {
-  backoffDelay,
-  DEFAULT_RETRY_CONFIG,
-  messagePath,
-  normalizeBasePath,
-  parseLocation,
-  resolveRetryConfig,
-  StorageError,
-  validatePath,
-} from "../storage.ts";
-import { withRetry } from "../lib/storage/retry.ts";
+import { DEFAULT_RETRY_CONFIG, messagePath, StorageError, validatePath } from "../storage.ts";
+import { normalizeBasePath, parseLocation } from "../lib/storage/paths.ts";
+import { backoffDelay, resolveRetryConfig, withRetry } from "../lib/storage/retry.ts";
 import { rejectsWith, throwsWith } from "./_storage_helpers.ts";
 
 const STORAGE = NoiseErrorCode.Storage;

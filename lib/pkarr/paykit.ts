@@ -25,7 +25,22 @@ export const PAYKIT_NOISE_PATH = "/pub/paykit.app/v0/noise";
 /** Largest endpoint file read. */
 export const MAX_PAYKIT_JSON_BYTES = 4096;
 
-/** Options of {@linkcode PaykitNoiseJsonResolver}. */
+/**
+ * Options of {@linkcode PaykitNoiseJsonResolver}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "@pubky/noise/storage";
+ * import { encodeZ32, PaykitNoiseJsonResolver, type PaykitNoiseJsonResolverOptions } from "@pubky/noise/pkarr";
+ * const server = encodeZ32(new Uint8Array(32).fill(9));
+ * const storage = new MemoryStorage({ owner: server }); // a HomeserverPublicReader in real life
+ * const endpoint = { host: "pay.example", port: 9735, pubkey: "11".repeat(32) };
+ * await storage.put("/pub/my-app/noise.json", new TextEncoder().encode(JSON.stringify(endpoint)));
+ * const options: PaykitNoiseJsonResolverOptions = { path: "/pub/my-app/noise.json", timeoutMs: 2_000 };
+ * const found = await new PaykitNoiseJsonResolver(storage, options).resolveNoiseRecord(server);
+ * console.log(found.endpoint, found.authenticated); // { host: "pay.example", port: 9735 } false
+ * ```
+ */
 export interface PaykitNoiseJsonResolverOptions {
   /** The file's path (default `/pub/paykit.app/v0/noise`). */
   path?: string;

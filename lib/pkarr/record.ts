@@ -39,7 +39,23 @@ const FIELDS = ["suite", "k", "e", "exp"] as const;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
-/** What a `_noise` record says. */
+/**
+ * What a `_noise` record says.
+ *
+ * @example
+ * ```ts
+ * import { formatNoiseTxt, type NoiseRecord, parseNoiseTxt } from "@pubky/noise/pkarr";
+ * const record: NoiseRecord = {
+ *   staticKey: new Uint8Array(32).fill(1),
+ *   epoch: 0,
+ *   suite: "Noise_IK_25519_ChaChaPoly_BLAKE2s",
+ *   expiresAt: 1_800_000_000,
+ * };
+ * // For publishing through another PKARR client: the TXT text of `_noise.<key>`.
+ * const text = formatNoiseTxt(record);
+ * console.log(parseNoiseTxt(text).expiresAt === record.expiresAt, text.length); // true 108
+ * ```
+ */
 export interface NoiseRecord {
   /** The server's X25519 static public key (32 bytes). */
   staticKey: Uint8Array;
@@ -76,7 +92,16 @@ export function checkLabel(label: string | undefined): void {
   }
 }
 
-/** The full record name: `_noise[.<label>].<origin>`. */
+/**
+ * The full record name: `_noise[.<label>].<origin>`.
+ *
+ * @example
+ * ```ts
+ * import { encodeZ32, noiseRecordName } from "@pubky/noise/pkarr";
+ * const origin = encodeZ32(new Uint8Array(32).fill(9)); // the server identity's z-base-32 key
+ * console.log(noiseRecordName(origin).split(".")[0], noiseRecordName(origin, "chat").split(".").slice(0, 2)); // _noise [ "_noise", "chat" ]
+ * ```
+ */
 export function noiseRecordName(origin: string, label?: string): string {
   checkLabel(label);
   return label === undefined
@@ -109,8 +134,9 @@ function checkRecord(record: NoiseRecord): void {
  *
  * @example
  * ```ts
- * import { formatNoiseTxt, IK_SUITE } from "@pubky/noise/pkarr";
- * const txt = formatNoiseTxt({ staticKey: new Uint8Array(32).fill(1), epoch: 0, suite: IK_SUITE, expiresAt: 1800000000 });
+ * import { formatNoiseTxt } from "@pubky/noise/pkarr";
+ * const suite = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
+ * const txt = formatNoiseTxt({ staticKey: new Uint8Array(32).fill(1), epoch: 0, suite, expiresAt: 1800000000 });
  * console.log(txt); // v=1;suite=Noise_IK_25519_ChaChaPoly_BLAKE2s;k=AQEB…AQE;e=0;exp=1800000000
  * ```
  */
@@ -132,6 +158,20 @@ function decimal(value: string, max: number, what: string): number {
  * Parses the TXT text of a `_noise` record strictly (see the module documentation). Throws
  * `NoiseError` (Pkarr, 2000): unknown version, fields missing, extra, repeated or out of order,
  * unknown suite, a key that is not 32 bytes of base64url, bad numbers. Does not check expiry.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { parseNoiseTxt } from "@pubky/noise/pkarr";
+ * const text = "v=1;suite=Noise_IK_25519_ChaChaPoly_BLAKE2s;k=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE;e=0;exp=1800000000";
+ * const record = parseNoiseTxt(text);
+ * console.log(record.staticKey.length, record.epoch, record.expiresAt); // 32 0 1800000000
+ * try {
+ *   parseNoiseTxt(text.replace("v=1", "v=2"));
+ * } catch (e) {
+ *   console.log((e as NoiseError).codeName); // Pkarr: unknown version
+ * }
+ * ```
  */
 export function parseNoiseTxt(text: string): NoiseRecord {
   if (typeof text !== "string") throw pkarrError("malformed _noise record: not text");

@@ -40,7 +40,28 @@ import {
 } from "./resolver.ts";
 import { encodeZ32 } from "./z32.ts";
 
-/** A `fetch`-compatible function. */
+/**
+ * A `fetch`-compatible function.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer, toHex } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: relayFetch });
+ * const found = await new RelayResolver(relays, { fetch: relayFetch }).resolveNoiseRecord(publicKey);
+ * console.log(found.authenticated, toHex(found.staticKey) === toHex(staticKey)); // true true
+ * ```
+ */
 export type RelayFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** Default limit of one relay request, ms. */
@@ -48,7 +69,29 @@ export const DEFAULT_RELAY_TIMEOUT_MS = 10000;
 /** Default tolerance for packet timestamps ahead of our clock, seconds. */
 export const DEFAULT_MAX_FUTURE_SKEW_SECS = 300;
 
-/** Options shared by relay calls. */
+/**
+ * Options shared by relay calls.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseError, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, type RelayOptions, RelayResolver } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: relayFetch });
+ * const nextYear: RelayOptions = { fetch: relayFetch, timeoutMs: 3_000, now: () => expiresAt + 365 * 86_400 };
+ * await new RelayResolver(relays, nextYear).resolveNoiseRecord(publicKey)
+ *   .catch((e: NoiseError) => console.log(e.codeName, e.detail.includes("expired"))); // Pkarr true
+ * ```
+ */
 export interface RelayOptions {
   /** The `fetch` to use (default: the global one). */
   fetch?: RelayFetch;
@@ -58,10 +101,57 @@ export interface RelayOptions {
   now?: () => number;
 }
 
-/** Who signs a record: an `Ed25519Signer`, or a ring and the key id of the identity in it. */
+/**
+ * Who signs a record: an `Ed25519Signer`, or a ring and the key id of the identity in it.
+ *
+ * @example
+ * ```ts
+ * import { importEd25519Seed, NoiseServer, DummyRing } from "@pubky/noise";
+ * import { type NoiseRecordSigner, publishNoiseRecord, type RelayFetch } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const seed = new Uint8Array(32).fill(2); // the server identity's Ed25519 seed
+ * const ring = await DummyRing.create(seed, "server");
+ * const bySigner: NoiseRecordSigner = await importEd25519Seed(seed); // an Ed25519Signer …
+ * const byRing: NoiseRecordSigner = { ring, kid: "server" }; // … or a ring and key id: same identity
+ * const record = { staticKey: await new NoiseServer("server", "server-device-0001", ring).staticPublicKey(), expiresAt: 2e9 };
+ * const a = await publishNoiseRecord(["https://relay.example"], bySigner, record, { fetch: relayFetch });
+ * const b = await publishNoiseRecord(["https://relay.example"], byRing, record, { fetch: relayFetch });
+ * console.log(a.publicKey === b.publicKey, b.timestampMicros > a.timestampMicros); // true true
+ * ```
+ */
 export type NoiseRecordSigner = Ed25519Signer | { ring: RingKeyProvider; kid: string };
 
-/** What {@linkcode publishNoiseRecord} publishes. */
+/**
+ * What {@linkcode publishNoiseRecord} publishes.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { type NoiseRecordInput, publishNoiseRecord, type RelayFetch, RelayResolver } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const server = new NoiseServer("server", "server-device-0001", ring, { epoch: 3 }); // rotated keys
+ * const record: NoiseRecordInput = {
+ *   staticKey: await server.staticPublicKey(),
+ *   epoch: 3,
+ *   suite: "Noise_IK_25519_ChaChaPoly_BLAKE2s", // the default
+ *   expiresAt: Math.floor(Date.now() / 1000) + 7 * 86_400, // republish before this
+ * };
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, record, { fetch: relayFetch });
+ * console.log((await new RelayResolver(relays, { fetch: relayFetch }).resolveNoiseRecord(publicKey)).epoch); // 3
+ * ```
+ */
 export interface NoiseRecordInput {
   /** The server's X25519 static public key (`NoiseServer.staticPublicKey()`). */
   staticKey: Uint8Array;
@@ -73,7 +163,34 @@ export interface NoiseRecordInput {
   expiresAt: number;
 }
 
-/** Options of {@linkcode publishNoiseRecord}. */
+/**
+ * Options of {@linkcode publishNoiseRecord}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type PublishOptions, type RelayFetch, RelayResolver } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const options: PublishOptions = {
+ *   label: "chat", // `_noise.chat.<key>`: one record per service of the same identity
+ *   ttl: 600,
+ *   merge: true, // keep the identity's other records (the default)
+ *   fetch: relayFetch,
+ * };
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, options);
+ * const resolver = new RelayResolver(relays, { fetch: relayFetch });
+ * console.log((await resolver.resolveNoiseRecord(publicKey, { label: "chat" })).authenticated); // true
+ * ```
+ */
 export interface PublishOptions extends RelayOptions {
   /** Publish as `_noise.<label>` (default: `_noise`). */
   label?: string;
@@ -91,7 +208,32 @@ export interface PublishOptions extends RelayOptions {
   signal?: AbortSignal;
 }
 
-/** What {@linkcode publishNoiseRecord} did. */
+/**
+ * What {@linkcode publishNoiseRecord} did.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type PublishResult, type RelayFetch } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const down: RelayFetch = (input, init) =>
+ *   init?.method === "PUT" ? Promise.resolve(new Response(null, { status: 503 })) : relayFetch(input, init);
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const both: RelayFetch = (input, init) => (String(input).startsWith("https://down.") ? down : relayFetch)(input, init);
+ * const result: PublishResult = await publishNoiseRecord(
+ *   ["https://relay.example", "https://down.example"], { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: both },
+ * );
+ * console.log(result.accepted, result.failed.map((f) => f.error.codeName), result.payload.length > 72);
+ * // [ "https://relay.example" ] [ "Network" ] true: published, as at least one relay took it
+ * ```
+ */
 export interface PublishResult {
   /** The identity, z-base-32. */
   publicKey: string;
@@ -105,7 +247,33 @@ export interface PublishResult {
   failed: { relay: string; error: NoiseError }[];
 }
 
-/** Options of {@linkcode RelayResolver}. */
+/**
+ * Options of {@linkcode RelayResolver}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver, type RelayResolverOptions } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const signer = { ring, kid: "server" };
+ * const first = await publishNoiseRecord(relays, signer, { staticKey, expiresAt }, { fetch: relayFetch });
+ * const options: RelayResolverOptions = { fetch: relayFetch, maxFutureSkewSecs: 60, rollbackProtection: true };
+ * const resolver = new RelayResolver(relays, options);
+ * await publishNoiseRecord(relays, signer, { staticKey, expiresAt: expiresAt + 1 }, { fetch: relayFetch });
+ * console.log((await resolver.resolveNoiseRecord(first.publicKey)).expiresAt! - expiresAt); // 1
+ * relayObjects.set(`${relays[0]}/${first.publicKey}`, new Uint8Array(first.payload)); // a relay serves the older packet
+ * await resolver.resolveNoiseRecord(first.publicKey).catch((e) => console.log(e.codeName)); // Pkarr: rollback
+ * ```
+ */
 export interface RelayResolverOptions extends RelayOptions {
   /** Largest accepted timestamp lead over our clock, seconds (default 300). */
   maxFutureSkewSecs?: number;
@@ -238,11 +406,26 @@ async function resolveSigner(signer: NoiseRecordSigner): Promise<PacketSigner> {
  *
  * @example
  * ```ts
- * import { RelayResolver } from "@pubky/noise/pkarr";
- * const resolver = new RelayResolver(["https://relay.pkarr.org"], { timeoutMs: 5000 });
- * // const { staticKey } = await resolver.resolveNoiseRecord("<server z32 key>");
- * // const ik = await clientStartIkDirect(client, staticKey);
- * console.log(typeof resolver.resolveNoiseRecord); // function
+ * import { clientStartIkDirect, DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"]; // e.g. https://relay.pkarr.org, without `fetch`
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: relayFetch });
+ *
+ * // Client: from the server's identity (its z-base-32 key) to an IK handshake.
+ * const resolver = new RelayResolver(relays, { fetch: relayFetch, timeoutMs: 5_000 });
+ * const record = await resolver.resolveNoiseRecord(publicKey);
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const { firstMsg } = await clientStartIkDirect(client, record.staticKey);
+ * console.log(record.source, record.authenticated, firstMsg.length); // pkarr true 484
  * ```
  */
 export class RelayResolver implements PkarrResolver {
@@ -394,15 +577,22 @@ export class RelayResolver implements PkarrResolver {
  * @example
  * ```ts
  * import { DummyRing, NoiseServer } from "@pubky/noise";
- * import { publishNoiseRecord } from "@pubky/noise/pkarr";
- * const ring = await DummyRing.create(crypto.getRandomValues(new Uint8Array(32)), "server");
+ * import { publishNoiseRecord, type RelayFetch } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
  * const server = new NoiseServer("server", "server-device-0001", ring);
  * const record = {
  *   staticKey: await server.staticPublicKey(),
- *   expiresAt: Math.floor(Date.now() / 1000) + 86400,
+ *   expiresAt: Math.floor(Date.now() / 1000) + 86_400, // republish before it expires
  * };
- * // await publishNoiseRecord(["https://relay.pkarr.org"], { ring, kid: "server" }, record);
- * console.log(record.staticKey.length); // 32
+ * const relays = ["https://relay.example"]; // e.g. https://relay.pkarr.org, without `fetch`
+ * const result = await publishNoiseRecord(relays, { ring, kid: "server" }, record, { fetch: relayFetch });
+ * console.log(result.publicKey, result.accepted); // the server's pubky id, [ "https://relay.example" ]
  * ```
  */
 export async function publishNoiseRecord(

@@ -14,6 +14,26 @@ import { copyBytes } from "../bytes.ts";
  * Check {@linkcode authenticated} before trusting it: `true` only when the key came from a
  * record signed by the server's Ed25519 identity and was verified (signature, expiry,
  * binding). {@linkcode requireAuthenticated} does that check.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver, type ResolvedNoiseRecord } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: relayFetch });
+ * const record: ResolvedNoiseRecord = await new RelayResolver(relays, { fetch: relayFetch }).resolveNoiseRecord(publicKey);
+ * const { source, authenticated, suite, epoch, endpoint } = record;
+ * console.log(source, authenticated, suite, epoch, endpoint); // pkarr true Noise_IK_25519_ChaChaPoly_BLAKE2s 0 null
+ * ```
  */
 export interface ResolvedNoiseRecord {
   /** The server's X25519 static public key (32 bytes): what an IK client pins. */
@@ -38,7 +58,31 @@ export interface ResolvedNoiseRecord {
   metadata?: unknown;
 }
 
-/** Options of {@linkcode PkarrResolver.resolveNoiseRecord}. */
+/**
+ * Options of {@linkcode PkarrResolver.resolveNoiseRecord}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver, type ResolveOptions } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, {
+ *   fetch: relayFetch, label: "api",
+ * });
+ * const options: ResolveOptions = { label: "api", signal: AbortSignal.timeout(5_000) };
+ * const found = await new RelayResolver(relays, { fetch: relayFetch }).resolveNoiseRecord(publicKey, options);
+ * console.log(found.authenticated); // true
+ * ```
+ */
 export interface ResolveOptions {
   /** The record label: `_noise.<label>` instead of `_noise` (PKARR only). */
   label?: string;
@@ -53,15 +97,20 @@ export interface ResolveOptions {
  *
  * @example
  * ```ts
- * import type { PkarrResolver, ResolvedNoiseRecord } from "@pubky/noise/pkarr";
- * const pinned = new Map<string, ResolvedNoiseRecord>();
+ * import { DummyRing, NoiseServer, toHex } from "@pubky/noise";
+ * import { encodeZ32, type PkarrResolver, type ResolvedNoiseRecord } from "@pubky/noise/pkarr";
+ * // Keys from the app's own configuration, behind the same interface as the relays.
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const id = encodeZ32(await ring.ed25519PublicKey("server"));
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
  * const fromConfig: PkarrResolver = {
- *   resolveNoiseRecord: (id) => {
- *     const found = pinned.get(String(id));
- *     return found ? Promise.resolve(found) : Promise.reject(new Error("unknown server"));
- *   },
+ *   resolveNoiseRecord: (serverId): Promise<ResolvedNoiseRecord> =>
+ *     serverId !== id ? Promise.reject(new Error("unknown server")) : Promise.resolve({
+ *       staticKey, epoch: 0, suite: "Noise_IK_25519_ChaChaPoly_BLAKE2s", expiresAt: null,
+ *       ed25519: new Uint8Array(32), authenticated: true, source: "pkarr", timestampMicros: null, endpoint: null,
+ *     }),
  * };
- * console.log(typeof fromConfig.resolveNoiseRecord); // function
+ * console.log(toHex((await fromConfig.resolveNoiseRecord(id)).staticKey) === toHex(staticKey)); // true
  * ```
  */
 export interface PkarrResolver {

@@ -12,7 +12,15 @@ import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { concat, copyBytes, utf8 } from "../bytes.ts";
 import { verifyEd25519 } from "../crypto/ed25519.ts";
 
-/** Largest DNS packet of a signed packet (BEP 44 `v` limit). */
+/**
+ * Largest DNS packet of a signed packet (BEP 44 `v` limit).
+ *
+ * @example
+ * ```ts
+ * import { MAX_DNS_PACKET_LEN } from "@pubky/noise/pkarr";
+ * console.log(MAX_DNS_PACKET_LEN); // 1000: all of an identity's records must fit, the `_noise` one included
+ * ```
+ */
 export const MAX_DNS_PACKET_LEN = 1000;
 /** Signature + timestamp in front of the DNS packet in a relay payload. */
 export const RELAY_HEADER_LEN = 72;
@@ -21,7 +29,29 @@ export const MAX_RELAY_PAYLOAD_LEN: number = RELAY_HEADER_LEN + MAX_DNS_PACKET_L
 /** BEP 44 `seq` is a signed 64-bit integer. */
 const MAX_SEQ = (1n << 63n) - 1n;
 
-/** A verified (or freshly signed) PKARR packet. */
+/**
+ * A verified (or freshly signed) PKARR packet.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { publishNoiseRecord, type RelayFetch, RelayResolver, type SignedPacket } from "@pubky/noise/pkarr";
+ * const relayObjects = new Map<string, Uint8Array<ArrayBuffer>>(); // an in-memory PKARR relay
+ * const relayFetch: RelayFetch = async (input, init) => {
+ *   if (init?.method === "PUT") return relayObjects.set(String(input), init.body as Uint8Array<ArrayBuffer>), new Response(null);
+ *   const payload = relayObjects.get(String(input));
+ *   return payload ? new Response(payload) : new Response(null, { status: 404 });
+ * };
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "server");
+ * const staticKey = await new NoiseServer("server", "server-device-0001", ring).staticPublicKey();
+ * const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+ * const relays = ["https://relay.example"];
+ * const { publicKey } = await publishNoiseRecord(relays, { ring, kid: "server" }, { staticKey, expiresAt }, { fetch: relayFetch });
+ * const packet: SignedPacket | null = await new RelayResolver(relays, { fetch: relayFetch }).fetchSignedPacket(publicKey);
+ * const age = Date.now() - Number(packet!.timestampMicros / 1000n);
+ * console.log(packet!.signature.length, packet!.packet.length < 1000, age < 60_000); // 64 true true
+ * ```
+ */
 export interface SignedPacket {
   /** The Ed25519 public key that signed it (32 bytes). */
   publicKey: Uint8Array;
@@ -48,7 +78,7 @@ function checkSeq(seq: bigint): void {
  *
  * @example
  * ```ts
- * import { signableMessage } from "@pubky/noise/pkarr";
+ * import { signableMessage } from "./signed_packet.ts";
  * const m = signableMessage(5n, new Uint8Array([0x61, 0x62]));
  * console.log(new TextDecoder().decode(m)); // 3:seqi5e1:v2:ab
  * ```

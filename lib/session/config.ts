@@ -73,7 +73,16 @@ export interface MobileConfig {
   chunkSize: number;
 }
 
-/** Rust `MobileConfig::default()`. */
+/**
+ * Rust `MobileConfig::default()`.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "@pubky/noise/sessions";
+ * console.log(defaultConfig());
+ * // { autoReconnect: true, maxReconnectAttempts: 5, reconnectDelayMs: 1000, batterySaver: false, chunkSize: 32768 }
+ * ```
+ */
 export function defaultConfig(): MobileConfig {
   return {
     autoReconnect: true,
@@ -84,7 +93,20 @@ export function defaultConfig(): MobileConfig {
   };
 }
 
-/** Rust `battery_saver_config()`. */
+/**
+ * Rust `battery_saver_config()`.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient } from "@pubky/noise";
+ * import { batterySaverConfig, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const phone = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring), {
+ *   config: batterySaverConfig(), // on a metered or low-battery device
+ * });
+ * console.log(phone.config.autoReconnect, phone.config.chunkSize); // false 16384
+ * ```
+ */
 export function batterySaverConfig(): MobileConfig {
   return {
     autoReconnect: false,
@@ -95,7 +117,16 @@ export function batterySaverConfig(): MobileConfig {
   };
 }
 
-/** Rust `performance_config()`, with `chunkSize` clamped from 65536 to 65519. */
+/**
+ * Rust `performance_config()`, with `chunkSize` clamped from 65536 to 65519.
+ *
+ * @example
+ * ```ts
+ * import { performanceConfig } from "@pubky/noise/sessions";
+ * const config = performanceConfig();
+ * console.log(config.reconnectDelayMs, config.maxReconnectAttempts, config.chunkSize); // 100 10 65519
+ * ```
+ */
 export function performanceConfig(): MobileConfig {
   return {
     autoReconnect: true,
@@ -113,6 +144,19 @@ function configError(detail: string): NoiseError {
 /**
  * A complete, checked config: `partial` over the defaults, `chunkSize` clamped to
  * 65519. Throws `NoiseError` Other on a field of the wrong type or range.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { mobileConfig } from "@pubky/noise/sessions";
+ * console.log(mobileConfig({ maxReconnectAttempts: 8 }).reconnectDelayMs); // 1000: the rest is the default
+ * console.log(mobileConfig({ chunkSize: 1 << 20 }).chunkSize); // 65519: clamped
+ * try {
+ *   mobileConfig({ chunkSize: 0 });
+ * } catch (e) {
+ *   console.log((e as NoiseError).message); // other: MobileConfig: chunkSize must be a positive integer, got 0
+ * }
+ * ```
  */
 export function mobileConfig(partial: Partial<MobileConfig> = {}): MobileConfig {
   if (partial === null || typeof partial !== "object") throw configError("not an object");
@@ -142,6 +186,15 @@ export function mobileConfig(partial: Partial<MobileConfig> = {}): MobileConfig 
  * The storage retry settings the crate derives from a config
  * (`create_storage_messaging`): fewer, shorter retries in battery-saver mode. The
  * shape of `RetryConfig` of `@pubky/noise/storage`.
+ *
+ * @example
+ * ```ts
+ * import { batterySaverConfig, defaultConfig, storageRetryConfig } from "@pubky/noise/sessions";
+ * console.log(storageRetryConfig(defaultConfig()).maxRetries); // 3
+ * console.log(storageRetryConfig(batterySaverConfig())); // fewer, shorter retries
+ * // { maxRetries: 2, initialBackoffMs: 200, maxBackoffMs: 3000, operationTimeoutMs: 30000 }
+ * // Pass it on: storageMessaging.withRetryConfig(storageRetryConfig(config)).
+ * ```
  */
 export function storageRetryConfig(config: MobileConfig): {
   maxRetries: number;
@@ -178,7 +231,18 @@ function counter(value: unknown, field: string): number {
   return value as number;
 }
 
-/** The JSON object of a {@linkcode SessionState}, as Rust's serde writes it. */
+/**
+ * The JSON object of a {@linkcode SessionState}, as Rust's serde writes it.
+ *
+ * @example
+ * ```ts
+ * import { SessionId } from "@pubky/noise";
+ * import { SessionState, type SessionStateJson } from "@pubky/noise/sessions";
+ * const state = new SessionState(new SessionId(new Uint8Array(32).fill(7)), new Uint8Array(32), 12, 9, "Connected");
+ * const json: SessionStateJson = state.toJSON(); // what a Rust peer's serde_json reads and writes
+ * console.log(json.write_counter, json.read_counter, json.status, json.session_id.length); // 12 9 Connected 32
+ * ```
+ */
 export interface SessionStateJson {
   /** 32 numbers. */
   session_id: number[];

@@ -94,10 +94,39 @@ import {
 /** Default of {@linkcode NoiseManagerOptions.maxPendingHandshakes}. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 
-/** A handshake pattern the manager runs. */
+/**
+ * A handshake pattern the manager runs.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { type ManagerPattern, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const ikOnly: ManagerPattern[] = ["IK"]; // clients must know the key already (e.g. from PKARR)
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring), { patterns: ikOnly });
+ * console.log(server.toJSON()); // { role: "server", sessions: 0, pending: 0 }
+ * ```
+ */
 export type ManagerPattern = "IK" | "XX";
 
-/** Options of {@linkcode NoiseManager}. */
+/**
+ * Options of {@linkcode NoiseManager}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { NoiseManager, type NoiseManagerOptions } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const options: NoiseManagerOptions = {
+ *   config: { chunkSize: 16_384 },
+ *   policy: { maxHandshakesPerIp: 20, maxSessionsPerEd25519: 3 },
+ *   rateLimiter: { windowSecs: 60, handshakeCooldownMs: 50 },
+ *   maxPendingHandshakes: 256,
+ * };
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring), options);
+ * console.log(server.config.chunkSize, server.policy?.policy); // 16384 { maxHandshakesPerIp: 20, maxSessionsPerEd25519: 3 }
+ * ```
+ */
 export interface NoiseManagerOptions {
   /** The mobile config (default {@linkcode defaultConfig}). */
   config?: Partial<MobileConfig>;
@@ -113,7 +142,20 @@ export interface NoiseManagerOptions {
   maxPendingHandshakes?: number;
 }
 
-/** What a client's first step returns. */
+/**
+ * What a client's first step returns.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { type InitiatedConnection, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * const hello: InitiatedConnection = await client.initiateConnection(await server.server!.staticPublicKey());
+ * console.log(hello.firstMessage.length, client.pendingCount); // 495 1: send firstMessage, keep sessionId
+ * ```
+ */
 export interface InitiatedConnection {
   /** The temporary id of the pending handshake (not the session id). */
   sessionId: SessionId;
@@ -121,7 +163,23 @@ export interface InitiatedConnection {
   firstMessage: Uint8Array;
 }
 
-/** What {@linkcode NoiseManager.completeConnection} returns. */
+/**
+ * What {@linkcode NoiseManager.completeConnection} returns.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { type CompletedConnection, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * const hello = await client.initiateXxConnection(); // first contact
+ * const accepted = await server.acceptConnection(hello.firstMessage, { address: "192.0.2.1" });
+ * const done: CompletedConnection = await client.completeConnection(hello.sessionId, accepted.response);
+ * await server.completeAcceptConnection(accepted.sessionId, done.finalMessage!);
+ * console.log(done.pattern, done.serverIdentity?.role, done.serverStaticPk.length); // XX Server 32: pin the key
+ * ```
+ */
 export interface CompletedConnection {
   /** The session id (final handshake hash). */
   sessionId: SessionId;
@@ -135,7 +193,21 @@ export interface CompletedConnection {
   pattern: ManagerPattern;
 }
 
-/** What {@linkcode NoiseManager.acceptConnection} returns. */
+/**
+ * What {@linkcode NoiseManager.acceptConnection} returns.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { type AcceptedConnection, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * const hello = await client.initiateConnection(await server.server!.staticPublicKey());
+ * const accepted: AcceptedConnection = await server.acceptConnection(hello.firstMessage, { address: "192.0.2.1" });
+ * console.log(accepted.pattern, accepted.established, accepted.response.length); // IK true 48
+ * ```
+ */
 export interface AcceptedConnection {
   /** IK: the session id; XX: the temporary id to pass to `completeAcceptConnection`. */
   sessionId: SessionId;
@@ -147,7 +219,28 @@ export interface AcceptedConnection {
   established: boolean;
 }
 
-/** What {@linkcode NoiseManager.withSession} hands to its function. */
+/**
+ * What {@linkcode NoiseManager.withSession} hands to its function.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { generateSnapshotKey, NoiseManager, type SessionHandle } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * const hello = await client.initiateConnection(await server.server!.staticPublicKey());
+ * const accepted = await server.acceptConnection(hello.firstMessage, { address: "192.0.2.1" });
+ * const { sessionId } = await client.completeConnection(hello.sessionId, accepted.response);
+ * const key = await generateSnapshotKey();
+ * // Encrypt, then seal, in one step: no other send can slip in between.
+ * const { ct, snap } = await client.withSession(sessionId, async (session: SessionHandle) => {
+ *   const ct = session.link.encrypt(new TextEncoder().encode("paid"));
+ *   return { ct, snap: await session.snapshot(key) }; // store snap before ct leaves
+ * });
+ * console.log(snap.generation, new TextDecoder().decode(await server.decrypt(sessionId, ct))); // 1n paid
+ * ```
+ */
 export interface SessionHandle {
   /** The link (hold no reference beyond the function). */
   link: NoiseLink;
@@ -157,7 +250,26 @@ export interface SessionHandle {
   snapshot(key: CryptoKey): Promise<SessionSnapshot>;
 }
 
-/** Options of {@linkcode NoiseManager.restore}. */
+/**
+ * Options of {@linkcode NoiseManager.restore}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { generateSnapshotKey, type ManagerRestoreOptions, NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * const hello = await client.initiateConnection(await server.server!.staticPublicKey());
+ * const accepted = await server.acceptConnection(hello.firstMessage, { address: "192.0.2.1" });
+ * const key = await generateSnapshotKey();
+ * const snap = await server.snapshot(accepted.sessionId, key);
+ * server.removeSession(accepted.sessionId)?.destroy();
+ * let stored = snap.generation; // the durable counter
+ * const options: ManagerRestoreOptions = { generation: stored, commit: (next) => void (stored = next) };
+ * console.log((await server.restore(key, snap.bytes, options)).equals(accepted.sessionId), stored); // true 2n
+ * ```
+ */
 export type ManagerRestoreOptions = RestoreOptions;
 
 interface Managed {
@@ -180,7 +292,28 @@ function otherError(detail: string): NoiseError {
 /** Length of XX message 1: one ephemeral key, empty payload. */
 const XX_FIRST_LEN = 32;
 
-/** The lifecycle manager of a client or a server: see the module documentation. */
+/**
+ * The lifecycle manager of a client or a server: see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { NoiseManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = NoiseManager.newClient(new NoiseClient("kid", "client-device-0001", ring));
+ * const server = NoiseManager.newServer(new NoiseServer("kid", "server-device-0001", ring));
+ * // First contact with XX; the client pins the server's key for IK later.
+ * const hello = await client.initiateXxConnection();
+ * const accepted = await server.acceptConnection(hello.firstMessage, { address: "192.0.2.1" });
+ * const done = await client.completeConnection(hello.sessionId, accepted.response);
+ * const sessionId = await server.completeAcceptConnection(accepted.sessionId, done.finalMessage!);
+ * const ct = await client.encrypt(sessionId, new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode(await server.decrypt(sessionId, ct)), server.getStatus(sessionId)); // hi Connected
+ * console.log(server.getPeerIdentity(sessionId)?.role, client.listSessions().length); // Client 1
+ * client.destroy();
+ * server.destroy();
+ * ```
+ */
 export class NoiseManager {
   readonly #role: NoiseRole;
   #config: MobileConfig;

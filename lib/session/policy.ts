@@ -38,7 +38,17 @@ import type { SessionId } from "../session_id.ts";
 import { RateLimiter, type RateLimiterConfig, type RateLimiterOptions } from "./rate_limiter.ts";
 import { checkId } from "./session_manager.ts";
 
-/** Options of {@linkcode ServerPolicyEnforcer}. */
+/**
+ * Options of {@linkcode ServerPolicyEnforcer}.
+ *
+ * @example
+ * ```ts
+ * import { type PolicyEnforcerOptions, ServerPolicyEnforcer } from "@pubky/noise/sessions";
+ * const options: PolicyEnforcerOptions = { rateLimiter: { windowSecs: 10, handshakeCooldownMs: 0 } };
+ * const policy = new ServerPolicyEnforcer({ maxHandshakesPerIp: 100 }, options);
+ * console.log(policy.rateLimiter?.config.maxHandshakesPerIp, policy.rateLimiter?.config.windowSecs); // 100 10
+ * ```
+ */
 export interface PolicyEnforcerOptions extends RateLimiterOptions {
   /**
    * The address limiter: a {@linkcode RateLimiter} used as it is (its own
@@ -64,7 +74,32 @@ function identityKey(ed25519Pub: Uint8Array): string {
   return toHex(ed25519Pub);
 }
 
-/** Enforces a {@linkcode ServerPolicy}: see the module documentation. */
+/**
+ * Enforces a {@linkcode ServerPolicy}: see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseError, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair } from "@pubky/noise/streams";
+ * import { ServerPolicyEnforcer } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const policy = new ServerPolicyEnforcer({ maxHandshakesPerIp: 20, maxSessionsPerEd25519: 1 });
+ * async function serve(address: string) {
+ *   policy.checkHandshake(address); // RateLimited (6001) before any crypto work
+ *   const [mine, theirs] = memoryCarrierPair(); // a socket or WebSocket in real life
+ *   connect(theirs, client, { pattern: "XX" }).catch(() => {});
+ *   const channel = await accept(mine, server);
+ *   policy.admitSession(channel.sessionId, channel.remoteIdentity!.ed25519Pub); // MaxSessionsExceeded (6002)
+ *   return channel;
+ * }
+ * const first = await serve("192.0.2.7");
+ * await serve("192.0.2.7").catch((e: NoiseError) => console.log(e.codeName)); // MaxSessionsExceeded
+ * policy.releaseSession(first.sessionId); // when the session ends
+ * console.log(policy.sessionCount(first.remoteIdentity!.ed25519Pub)); // 0
+ * ```
+ */
 export class ServerPolicyEnforcer {
   /** The policy (normalized). */
   readonly policy: ServerPolicy;

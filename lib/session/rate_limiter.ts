@@ -34,7 +34,25 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 
-/** Settings of a {@linkcode RateLimiter} (Rust `RateLimiterConfig`). */
+/**
+ * Settings of a {@linkcode RateLimiter} (Rust `RateLimiterConfig`).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, type RateLimiterConfig } from "@pubky/noise/sessions";
+ * const config: RateLimiterConfig = {
+ *   maxHandshakesPerIp: 5,
+ *   windowSecs: 60,
+ *   handshakeCooldownMs: 0,
+ *   maxTrackedIps: 10_000,
+ *   cleanupIntervalSecs: 60,
+ *   enabled: true,
+ * };
+ * const limiter = new RateLimiter(config);
+ * for (let i = 0; i < 5; i++) limiter.recordHandshake("192.0.2.7");
+ * console.log(limiter.checkHandshake("192.0.2.7"), limiter.checkHandshake("192.0.2.8")); // false true
+ * ```
+ */
 export interface RateLimiterConfig {
   /** Most attempts per address within the window. */
   maxHandshakesPerIp: number;
@@ -50,7 +68,16 @@ export interface RateLimiterConfig {
   enabled: boolean;
 }
 
-/** Rust `RateLimiterConfig::default()`: 10 per 60 s, 100 ms cooldown, 10 000 addresses. */
+/**
+ * Rust `RateLimiterConfig::default()`: 10 per 60 s, 100 ms cooldown, 10 000 addresses.
+ *
+ * @example
+ * ```ts
+ * import { defaultRateLimiterConfig, RateLimiter } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter({ ...defaultRateLimiterConfig(), windowSecs: 300 });
+ * console.log(limiter.config.maxHandshakesPerIp, limiter.config.windowSecs); // 10 300
+ * ```
+ */
 export function defaultRateLimiterConfig(): RateLimiterConfig {
   return {
     maxHandshakesPerIp: 10,
@@ -62,7 +89,17 @@ export function defaultRateLimiterConfig(): RateLimiterConfig {
   };
 }
 
-/** Rust `RateLimiterConfig::strict()`: 3 per 60 s, 500 ms cooldown, 5 000 addresses. */
+/**
+ * Rust `RateLimiterConfig::strict()`: 3 per 60 s, 500 ms cooldown, 5 000 addresses.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, strictRateLimiterConfig } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter(strictRateLimiterConfig());
+ * limiter.recordHandshake("192.0.2.7");
+ * console.log(limiter.checkHandshakeDetailed("192.0.2.7").reason); // CooldownActive: 500 ms between attempts
+ * ```
+ */
 export function strictRateLimiterConfig(): RateLimiterConfig {
   return {
     maxHandshakesPerIp: 3,
@@ -74,7 +111,16 @@ export function strictRateLimiterConfig(): RateLimiterConfig {
   };
 }
 
-/** Rust `RateLimiterConfig::lenient()`: 100 per 60 s, 10 ms cooldown, 50 000 addresses. */
+/**
+ * Rust `RateLimiterConfig::lenient()`: 100 per 60 s, 10 ms cooldown, 50 000 addresses.
+ *
+ * @example
+ * ```ts
+ * import { lenientRateLimiterConfig, RateLimiter } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter(lenientRateLimiterConfig()); // e.g. behind a NAT shared by many users
+ * console.log(limiter.remainingAttempts("192.0.2.7")); // 100
+ * ```
+ */
 export function lenientRateLimiterConfig(): RateLimiterConfig {
   return {
     maxHandshakesPerIp: 100,
@@ -86,15 +132,49 @@ export function lenientRateLimiterConfig(): RateLimiterConfig {
   };
 }
 
-/** Rust `RateLimiterConfig::disabled()`: the default with `enabled: false`. */
+/**
+ * Rust `RateLimiterConfig::disabled()`: the default with `enabled: false`.
+ *
+ * @example
+ * ```ts
+ * import { disabledRateLimiterConfig, RateLimiter } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter(disabledRateLimiterConfig()); // e.g. in tests
+ * console.log(limiter.checkAndRecord("192.0.2.7"), limiter.trackedIpCount); // true 0
+ * ```
+ */
 export function disabledRateLimiterConfig(): RateLimiterConfig {
   return { ...defaultRateLimiterConfig(), enabled: false };
 }
 
-/** Why an attempt was refused (Rust `RateLimitReason`). */
+/**
+ * Why an attempt was refused (Rust `RateLimitReason`).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, type RateLimitReason } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter({ maxHandshakesPerIp: 1, handshakeCooldownMs: 0 });
+ * limiter.recordHandshake("192.0.2.7");
+ * const reason: RateLimitReason | null = limiter.checkHandshakeDetailed("192.0.2.7").reason;
+ * console.log(reason === "TooManyAttempts" ? "429: try later" : "ok"); // 429: try later
+ * ```
+ */
 export type RateLimitReason = "TooManyAttempts" | "CooldownActive";
 
-/** The outcome of {@linkcode RateLimiter.checkHandshakeDetailed} (Rust `RateLimitResult`). */
+/**
+ * The outcome of {@linkcode RateLimiter.checkHandshakeDetailed} (Rust `RateLimitResult`).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, type RateLimitResult } from "@pubky/noise/sessions";
+ * let now = 0;
+ * const limiter = new RateLimiter({ maxHandshakesPerIp: 2, windowSecs: 60 }, { now: () => now });
+ * limiter.recordHandshake("192.0.2.7");
+ * now += 1000;
+ * limiter.recordHandshake("192.0.2.7");
+ * const result: RateLimitResult = limiter.checkHandshakeDetailed("192.0.2.7");
+ * console.log(result); // { allowed: false, remaining: 0, retryAfterMs: 59000, reason: "TooManyAttempts" }
+ * ```
+ */
 export interface RateLimitResult {
   /** Whether an attempt now would be allowed. */
   allowed: boolean;
@@ -106,7 +186,16 @@ export interface RateLimitResult {
   reason: RateLimitReason | null;
 }
 
-/** `remaining` when limiting is disabled (Rust `u32::MAX`). */
+/**
+ * `remaining` when limiting is disabled (Rust `u32::MAX`).
+ *
+ * @example
+ * ```ts
+ * import { disabledRateLimiterConfig, RateLimiter, UNLIMITED } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter(disabledRateLimiterConfig());
+ * console.log(limiter.remainingAttempts("192.0.2.7") === UNLIMITED, UNLIMITED); // true 4294967295
+ * ```
+ */
 export const UNLIMITED = 4294967295;
 
 interface Tracker {
@@ -200,7 +289,7 @@ function formatIpv6(groups: number[]): string {
  *
  * @example
  * ```ts
- * import { canonicalAddress } from "@pubky/noise/sessions";
+ * import { canonicalAddress } from "./rate_limiter.ts";
  * console.log(canonicalAddress("2001:DB8:0:0:0:0:0:1")); // "2001:db8::1"
  * console.log(canonicalAddress("::ffff:192.0.2.1")); // "192.0.2.1"
  * ```
@@ -255,13 +344,48 @@ function defaultNow(): number {
   return performance.now();
 }
 
-/** Options of {@linkcode RateLimiter}. */
+/**
+ * Options of {@linkcode RateLimiter}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter, type RateLimiterOptions } from "@pubky/noise/sessions";
+ * let now = 0; // a manual clock, in milliseconds
+ * const options: RateLimiterOptions = { now: () => now };
+ * const limiter = new RateLimiter({ maxHandshakesPerIp: 1, windowSecs: 10 }, options);
+ * limiter.recordHandshake("192.0.2.7");
+ * console.log(limiter.checkHandshake("192.0.2.7")); // false
+ * now += 10_001;
+ * console.log(limiter.checkHandshake("192.0.2.7")); // true: the window has passed
+ * ```
+ */
 export interface RateLimiterOptions {
   /** The clock in milliseconds (default `performance.now()`). */
   now?: () => number;
 }
 
-/** Handshake rate limiting per client address (Rust `RateLimiter`): see the module documentation. */
+/**
+ * Handshake rate limiting per client address (Rust `RateLimiter`): see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { RateLimiter } from "@pubky/noise/sessions";
+ * const limiter = new RateLimiter({ maxHandshakesPerIp: 2, handshakeCooldownMs: 0 });
+ * function onConnection(address: string): void {
+ *   limiter.admit(address); // throws RateLimited (6001) with retryAfterMs when refused
+ *   // … accept the handshake
+ * }
+ * for (const address of ["192.0.2.7", "::ffff:192.0.2.7", "192.0.2.7"]) { // one client, two spellings
+ *   try {
+ *     onConnection(address);
+ *     console.log("accepted", address);
+ *   } catch (e) {
+ *     console.log((e as NoiseError).codeName, (e as NoiseError).retryAfterMs); // RateLimited 60000
+ *   }
+ * }
+ * ```
+ */
 export class RateLimiter {
   readonly #config: RateLimiterConfig;
   readonly #now: () => number;

@@ -60,7 +60,31 @@ import { copyBytes } from "../bytes.ts";
 /** Default cap of one backoff delay, in milliseconds (the crate's docs: about 30 s). */
 export const MAX_RECONNECT_DELAY_MS = 30_000;
 
-/** What {@linkcode ReconnectOptions.onStatusChange} is told. */
+/**
+ * What {@linkcode ReconnectOptions.onStatusChange} is told.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, memoryCarrierPair } from "@pubky/noise/streams";
+ * import { ReconnectingSession, type StatusEvent } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * // One echo server per connection; a WebSocket or socket in real life.
+ * const carrierFactory = () => {
+ *   const [mine, theirs] = memoryCarrierPair();
+ *   accept(theirs, server).then((ch) => ch.readable.pipeTo(ch.writable)).catch(() => {});
+ *   return mine;
+ * };
+ * const onStatusChange = (status: string, event: StatusEvent) =>
+ *   console.log(status, event.attempt, event.sessionId?.toString().slice(0, 8) ?? "", event.error?.codeName ?? "");
+ * const session = await ReconnectingSession.connect({
+ *   client, serverStaticPub: await server.staticPublicKey(), carrierFactory, onStatusChange,
+ * });
+ * await session.close(); // Connected 0 <id>, then Disconnected 0
+ * ```
+ */
 export interface StatusEvent {
   /** Reconnection attempt (1-based) that led here; 0 for the first connection and for `close()`. */
   attempt: number;
@@ -70,7 +94,36 @@ export interface StatusEvent {
   error: NoiseError | null;
 }
 
-/** Options of {@linkcode ReconnectingSession.connect}. */
+/**
+ * Options of {@linkcode ReconnectingSession.connect}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, memoryCarrierPair } from "@pubky/noise/streams";
+ * import { ReconnectingSession, type ReconnectOptions } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * // One echo server per connection; a WebSocket or socket in real life.
+ * const carrierFactory = () => {
+ *   const [mine, theirs] = memoryCarrierPair();
+ *   accept(theirs, server).then((ch) => ch.readable.pipeTo(ch.writable)).catch(() => {});
+ *   return mine;
+ * };
+ * const options: ReconnectOptions = {
+ *   client,
+ *   serverStaticPub: await server.staticPublicKey(), // pinned: every (re)connection is IK
+ *   carrierFactory,
+ *   config: { maxReconnectAttempts: 3, reconnectDelayMs: 250 },
+ *   handshakeTimeoutMs: 5_000,
+ *   maxDelayMs: 5_000,
+ * };
+ * const session = await ReconnectingSession.connect(options);
+ * console.log(session.status, session.config.maxReconnectAttempts); // Connected 3
+ * await session.close();
+ * ```
+ */
 export interface ReconnectOptions {
   /** Our client. */
   client: NoiseClient;
@@ -102,7 +155,7 @@ export interface ReconnectOptions {
  *
  * @example
  * ```ts
- * import { backoffDelay } from "@pubky/noise/sessions";
+ * import { backoffDelay } from "./reconnect.ts";
  * console.log([1, 2, 3, 4].map((n) => backoffDelay(n, 1000, 30000, () => 0.5))); // [500, 1000, 2000, 4000]
  * ```
  */
@@ -137,7 +190,44 @@ function resetError(detail: string): NoiseError {
   return new NoiseError(NoiseErrorCode.ConnectionReset, detail);
 }
 
-/** A client session that reconnects by itself: see the module documentation. */
+/**
+ * A client session that reconnects by itself: see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, memoryCarrierPair } from "@pubky/noise/streams";
+ * import { ReconnectingSession } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const drops: (() => void)[] = [];
+ * const back = Promise.withResolvers<void>();
+ * const session = await ReconnectingSession.connect({
+ *   client: new NoiseClient("kid", "client-device-0001", ring),
+ *   serverStaticPub: await server.staticPublicKey(),
+ *   carrierFactory: () => {
+ *     const [mine, theirs] = memoryCarrierPair(); // a WebSocket in real life
+ *     accept(theirs, server).then((ch) => ch.readable.pipeTo(ch.writable)).catch(() => {}); // echo
+ *     const cut = new TransformStream<Uint8Array, Uint8Array>({
+ *       start: (c) => void drops.push(() => c.error(new Error("network changed"))),
+ *     });
+ *     return { readable: mine.readable.pipeThrough(cut), writable: mine.writable };
+ *   },
+ *   config: { reconnectDelayMs: 10 },
+ *   onStatusChange: (status, event) => {
+ *     console.log(status); // Connected, Reconnecting, Connected, Disconnected
+ *     if (status === "Connected" && event.attempt > 0) back.resolve();
+ *   },
+ * });
+ * const first = session.sessionId!;
+ * drops[0](); // the connection drops
+ * await back.promise;
+ * await session.send(new TextEncoder().encode("still there?"));
+ * console.log(new TextDecoder().decode((await session.receive())!), session.reconnectCount); // still there? 1
+ * console.log(session.sessionId?.equals(first)); // false: a new Noise session
+ * await session.close();
+ * ```
+ */
 export class ReconnectingSession {
   readonly #client: NoiseClient;
   readonly #serverStaticPub: Uint8Array;

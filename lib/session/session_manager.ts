@@ -53,7 +53,19 @@ import type { NoiseClient } from "../client.ts";
 import type { NoiseServer } from "../server.ts";
 import { runBoth, SerialQueue } from "./serial_queue.ts";
 
-/** The side a manager is on (Rust `NoiseRole`). */
+/**
+ * The side a manager is on (Rust `NoiseRole`).
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseServer } from "@pubky/noise";
+ * import { NoiseSessionManager, type NoiseRole } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const role: NoiseRole = { kind: "server", server: new NoiseServer("kid", "server-device-0001", ring) };
+ * const sessions = new NoiseSessionManager(role); // as NoiseSessionManager.newServer(server)
+ * console.log(sessions.server?.toString(), sessions.client); // NoiseServer(kid) null
+ * ```
+ */
 export type NoiseRole =
   | { kind: "client"; client: NoiseClient }
   | { kind: "server"; server: NoiseServer };
@@ -184,6 +196,28 @@ export class SessionSlot {
 /**
  * A map of established sessions for one client or server (Rust
  * `NoiseSessionManager`). Not guarded: see {@linkcode ThreadSafeSessionManager}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { NoiseSessionManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const sessions = NoiseSessionManager.newServer(server);
+ * sessions.addSession(serverLink.sessionId, serverLink);
+ * const ct = clientLink.encrypt(new TextEncoder().encode("hi"));
+ * const link = sessions.getSession(clientLink.sessionId); // the same id on both sides
+ * console.log(new TextDecoder().decode(link!.decrypt(ct)), sessions.size); // hi 1
+ * sessions.removeSession(serverLink.sessionId)?.destroy();
+ * ```
  */
 export class NoiseSessionManager {
   readonly #role: NoiseRole;
@@ -256,6 +290,28 @@ export class NoiseSessionManager {
  * {@linkcode NoiseSessionManager} safe under concurrent async use (Rust
  * `ThreadSafeSessionManager`): see the module documentation. Unknown ids give
  * `NoiseError` Other `Session not found`, as in the crate.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { ThreadSafeSessionManager } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const sessions = ThreadSafeSessionManager.newClient(client);
+ * sessions.addSession(clientLink.sessionId, clientLink);
+ * const id = clientLink.sessionId;
+ * // Concurrent tasks: encryptions are queued per session, so nonces are used in call order.
+ * const cts = await Promise.all(["a", "b", "c"].map((m) => sessions.encrypt(id, new TextEncoder().encode(m))));
+ * console.log(cts.map((ct) => new TextDecoder().decode(serverLink.decrypt(ct))).join("")); // abc
+ * ```
  */
 export class ThreadSafeSessionManager {
   readonly #role: NoiseRole;

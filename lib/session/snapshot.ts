@@ -144,6 +144,13 @@ function otherError(detail: string): NoiseError {
  * A new non-extractable AES-GCM-256 key for snapshots. It lives as long as this
  * process: to resume in another process, use {@linkcode importSnapshotKey} with a
  * secret from your environment.
+ *
+ * @example
+ * ```ts
+ * import { generateSnapshotKey } from "@pubky/noise/sessions";
+ * const key = await generateSnapshotKey(); // keep it for this process (or in IndexedDB)
+ * console.log(key.algorithm.name, key.extractable); // AES-GCM false
+ * ```
  */
 export function generateSnapshotKey(): Promise<CryptoKey> {
   return crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
@@ -156,6 +163,16 @@ export function generateSnapshotKey(): Promise<CryptoKey> {
  * Imports 32 secret bytes (e.g. from a Worker secret) as a non-extractable
  * AES-GCM-256 snapshot key. The bytes are not wiped: do it when you are done.
  * Throws `NoiseError` Other unless `raw` is 32 bytes.
+ *
+ * @example
+ * ```ts
+ * import { fromHex } from "@pubky/noise";
+ * import { importSnapshotKey } from "@pubky/noise/sessions";
+ * const secret = fromHex("42".repeat(32)); // e.g. env.SNAPSHOT_KEY in a Worker, 64 hex digits
+ * const key = await importSnapshotKey(secret);
+ * secret.fill(0);
+ * console.log(key.extractable, key.usages); // false [ "encrypt", "decrypt" ]
+ * ```
  */
 export function importSnapshotKey(raw: Uint8Array): Promise<CryptoKey> {
   if (!(raw instanceof Uint8Array) || raw.length !== 32) {
@@ -187,7 +204,29 @@ function toGeneration(value: bigint | number, what: string): bigint {
   return value;
 }
 
-/** What {@linkcode peekSnapshot} reads from a snapshot's header (not authenticated). */
+/**
+ * What {@linkcode peekSnapshot} reads from a snapshot's header (not authenticated).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, peekSnapshot, ResumableSession, type SnapshotHeader } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const live = ResumableSession.create(await generateSnapshotKey(), serverLink, { role: "Server" });
+ * await live.snapshot();
+ * const header: SnapshotHeader = peekSnapshot((await live.snapshot()).bytes);
+ * console.log(`session ${header.sessionId.toString().slice(0, 8)}…, generation ${header.generation}`); // generation 2
+ * ```
+ */
 export interface SnapshotHeader {
   /** Format version. */
   version: number;
@@ -201,6 +240,26 @@ export interface SnapshotHeader {
  * The header of a snapshot, without the key: to index snapshots by session. It
  * is **not authenticated** until the snapshot is restored. Throws `NoiseError`
  * Serde on something that is not a version-1 snapshot.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, peekSnapshot, ResumableSession } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const live = ResumableSession.create(await generateSnapshotKey(), serverLink, { role: "Server" });
+ * const { bytes } = await live.snapshot();
+ * const header = peekSnapshot(bytes); // no key needed: index snapshots by session
+ * console.log(header.version, header.generation, header.sessionId.equals(clientLink.sessionId)); // 1 1n true
+ * ```
  */
 export function peekSnapshot(bytes: Uint8Array): SnapshotHeader {
   if (!(bytes instanceof Uint8Array)) throw serdeError("expected a Uint8Array");
@@ -455,7 +514,29 @@ export async function commitGeneration(
   }
 }
 
-/** A sealed snapshot and the counter values the holder must store with it. */
+/**
+ * A sealed snapshot and the counter values the holder must store with it.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, ResumableSession, type SessionSnapshot } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const live = ResumableSession.create(await generateSnapshotKey(), clientLink, { role: "Client" });
+ * const snap: SessionSnapshot = await live.snapshot();
+ * // Store bytes and generation in one atomic write (compare-and-set on previousGeneration).
+ * console.log(snap.bytes.length, snap.generation, snap.previousGeneration); // 155 1n 0n
+ * ```
+ */
 export interface SessionSnapshot {
   /** The sealed snapshot: store it… */
   bytes: Uint8Array;
@@ -467,7 +548,39 @@ export interface SessionSnapshot {
   sessionId: SessionId;
 }
 
-/** Options of {@linkcode ResumableSession.restore}. */
+/**
+ * Options of {@linkcode ResumableSession.restore}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, ResumableSession, type RestoreOptions } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const key = await generateSnapshotKey();
+ * const snap = await ResumableSession.create(key, serverLink, { role: "Server" }).snapshot();
+ * let counter = snap.generation; // the holder's durable counter, stored with the bytes
+ * const options: RestoreOptions = {
+ *   generation: counter,
+ *   commit: (next, current) => { // a compare-and-set in real storage
+ *     if (counter !== current) throw new Error("someone else resumed it");
+ *     counter = next;
+ *   },
+ *   sessionId: clientLink.sessionId, // refuse a snapshot of any other session
+ * };
+ * const resumed = await ResumableSession.restore(key, snap.bytes, options);
+ * const again = await ResumableSession.restore(key, snap.bytes, { ...options, generation: counter }).catch((e) => e.codeName);
+ * console.log(resumed.generation, again); // 2n SessionExpired: a snapshot resumes once
+ * ```
+ */
 export interface RestoreOptions {
   /** The holder's counter, read together with the snapshot (a `number` must be a safe integer). */
   generation: bigint | number;
@@ -483,7 +596,28 @@ export interface RestoreOptions {
   suite?: CryptoSuite;
 }
 
-/** Options of {@linkcode ResumableSession.create}. */
+/**
+ * Options of {@linkcode ResumableSession.create}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, ResumableSession, type ResumableOptions } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const options: ResumableOptions = { role: "Client", remoteIdentity: null, generation: 41n }; // the stored counter
+ * const live = ResumableSession.create(await generateSnapshotKey(), clientLink, options);
+ * console.log((await live.snapshot()).generation); // 42n
+ * ```
+ */
 export interface ResumableOptions {
   /** Our side of the session. */
   role: Role;
@@ -496,6 +630,30 @@ export interface ResumableOptions {
 /**
  * A {@linkcode NoiseLink} that can be saved and resumed: see the module
  * documentation for the rules the holder must follow.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { generateSnapshotKey, ResumableSession } from "@pubky/noise/sessions";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(server, c.firstMsg);
+ * const clientLink = await clientCompleteNn(client, c.hs, s.response);
+ * const serverLink = serverCompleteNn(s.hs);
+ * const key = await generateSnapshotKey();
+ * const live = ResumableSession.create(key, serverLink, { role: "Server" });
+ * console.log(new TextDecoder().decode(live.link.decrypt(clientLink.encrypt(new TextEncoder().encode("one")))));
+ * const snap = await live.snapshot(); // on suspend: store bytes + generation, then drop the session
+ * live.destroy();
+ * const resumed = await ResumableSession.restore(key, snap.bytes, { generation: snap.generation, commit: () => {} });
+ * console.log(new TextDecoder().decode(resumed.link.decrypt(clientLink.encrypt(new TextEncoder().encode("two")))));
+ * // one, then two: same session, next nonce, no new handshake
+ * ```
  */
 export class ResumableSession {
   /** The link: encrypt and decrypt on it as usual. */

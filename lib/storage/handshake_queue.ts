@@ -22,7 +22,24 @@ import { type OutboxStorage, type PublicStorageReader, StorageError } from "./ty
 /** The crate's polling interval of `await_handshake_msg`. */
 export const DEFAULT_POLL_INTERVAL_MS = 500;
 
-/** Options of {@linkcode HandshakeQueue}. */
+/**
+ * Options of {@linkcode HandshakeQueue}.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeQueue, type HandshakeQueueOptions, MemoryStorage } from "@pubky/noise/storage";
+ * const peer = "p".repeat(52);
+ * const options: HandshakeQueueOptions = {
+ *   peerPath: `pubky://${peer}/pub/app/hs/42`, // where the peer answers
+ *   pollIntervalMs: 250,
+ *   retry: { maxRetries: 2 },
+ * };
+ * const store = new MemoryStorage({ owner: peer });
+ * const queue = new HandshakeQueue(store, store, "/pub/app/hs/42", options);
+ * await queue.awaitHandshakeMsg(1, 100).catch((e) => console.log(e.codeName)); // Timeout: no answer yet
+ * console.log(queue.peerPath, queue.pollIntervalMs); // pubky://ppp…/pub/app/hs/42 250
+ * ```
+ */
 export interface HandshakeQueueOptions {
   /**
    * Where the peer writes its handshake messages: a path or `pubky://<peer>/...` (default: the

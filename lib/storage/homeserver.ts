@@ -21,16 +21,66 @@ import { type OutboxStorage, type PublicStorageReader, StorageError } from "./ty
 /** Largest object read by default: one Noise message (65535 bytes). */
 export const DEFAULT_MAX_OBJECT_BYTES = 65535;
 
-/** Headers, or a function giving them for each request (to refresh a session). */
+/**
+ * Headers, or a function giving them for each request (to refresh a session).
+ *
+ * @example
+ * ```ts
+ * import { type HeadersSource, HomeserverStorage } from "@pubky/noise/storage";
+ * const owner = "o".repeat(52);
+ * let session = "session-1";
+ * const headers: HeadersSource = () => ({ cookie: `${owner}=${session}` }); // asked before each request
+ * const sent: string[] = [];
+ * const outbox = new HomeserverStorage({
+ *   homeserver: "https://homeserver.example",
+ *   owner,
+ *   headers,
+ *   fetch: (_url, init) => (sent.push(new Headers(init?.headers).get("cookie")!), Promise.resolve(new Response(null))),
+ * });
+ * await outbox.put("/pub/app/msg_0", new Uint8Array(1));
+ * session = "session-2"; // refreshed by the app
+ * await outbox.put("/pub/app/msg_1", new Uint8Array(1));
+ * console.log(sent.map((c) => c.split("=")[1])); // [ "session-1", "session-2" ]
+ * ```
+ */
 export type HeadersSource = HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
 
-/** A `fetch`-compatible function. */
+/**
+ * A `fetch`-compatible function.
+ *
+ * @example
+ * ```ts
+ * import { type FetchFunction, HomeserverPublicReader } from "@pubky/noise/storage";
+ * const logged: FetchFunction = (input, init) => {
+ *   console.log(init?.method ?? "GET", String(input)); // GET https://homeserver.example/pub/app/msg_0
+ *   return Promise.resolve(new Response(null, { status: 404 })); // or: fetch(input, init)
+ * };
+ * const reader = new HomeserverPublicReader({ resolveHomeserver: () => "https://homeserver.example", fetch: logged });
+ * console.log(await reader.get(`pubky://${"p".repeat(52)}/pub/app/msg_0`)); // null: not there yet
+ * ```
+ */
 export type FetchFunction = (
   input: string | URL | Request,
   init?: RequestInit,
 ) => Promise<Response>;
 
-/** Options of {@linkcode HomeserverStorage}. */
+/**
+ * Options of {@linkcode HomeserverStorage}.
+ *
+ * @example
+ * ```ts
+ * import { HomeserverStorage, type HomeserverStorageOptions } from "@pubky/noise/storage";
+ * const owner = "o".repeat(52); // your z-base-32 public key
+ * const options: HomeserverStorageOptions = {
+ *   homeserver: "https://homeserver.example",
+ *   owner,
+ *   headers: { cookie: `${owner}=<session secret from sign-in>` },
+ *   maxObjectBytes: 4096,
+ * };
+ * const outbox = new HomeserverStorage(options);
+ * console.log(outbox.owner === owner, outbox.urlOf("/pub/chat/msg_0")); // true https://homeserver.example/pub/chat/msg_0
+ * ```
+ */
 export interface HomeserverStorageOptions {
   /** Base URL of the owner's homeserver, e.g. `https://homeserver.example`. */
   homeserver: string | URL;
@@ -44,7 +94,21 @@ export interface HomeserverStorageOptions {
   maxObjectBytes?: number;
 }
 
-/** Options of {@linkcode HomeserverPublicReader}. */
+/**
+ * Options of {@linkcode HomeserverPublicReader}.
+ *
+ * @example
+ * ```ts
+ * import { HomeserverPublicReader, type HomeserverPublicReaderOptions } from "@pubky/noise/storage";
+ * const homeservers = new Map([["p".repeat(52), "https://hs1.example"]]); // e.g. from PKARR `_pubky` records
+ * const options: HomeserverPublicReaderOptions = {
+ *   resolveHomeserver: (owner) => homeservers.get(owner) ?? "https://default-homeserver.example",
+ *   defaultOwner: "p".repeat(52), // plain `/pub/...` paths are this key's
+ * };
+ * const reader = new HomeserverPublicReader(options);
+ * console.log(await reader.urlOf("/pub/chat/msg_3")); // https://hs1.example/pub/chat/msg_3
+ * ```
+ */
 export interface HomeserverPublicReaderOptions {
   /** The homeserver base URL of a key (from PKARR `_pubky` records, a directory, or config). */
   resolveHomeserver: (owner: string) => string | URL | Promise<string | URL>;

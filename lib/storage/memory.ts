@@ -8,7 +8,19 @@ import { abortError, raceSignal } from "./retry.ts";
 import { parseLocation } from "./paths.ts";
 import { type OutboxStorage, type PublicStorageReader, StorageError } from "./types.ts";
 
-/** One storage operation, as seen by a {@linkcode MemoryFaultHook}. */
+/**
+ * One storage operation, as seen by a {@linkcode MemoryFaultHook}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage, type MemoryStorageEvent } from "@pubky/noise/storage";
+ * const seen: MemoryStorageEvent[] = [];
+ * const store = new MemoryStorage({ faults: (event) => void seen.push(event) }); // a spy
+ * await store.put("/pub/app/x", new Uint8Array([1]));
+ * await store.get("/pub/app/x");
+ * console.log(seen.map((e) => `${e.op}:${e.phase}`)); // [ "put:before", "put:after", "get:before", "get:after" ]
+ * ```
+ */
 export interface MemoryStorageEvent {
   /** The operation. */
   op: "put" | "get" | "delete";
@@ -26,10 +38,47 @@ export interface MemoryStorageEvent {
  * Called twice per operation (`before` and `after`); throwing fails the operation at that
  * point (a throw `after` a `put` is the "stored, but reported as failed" case); returning a
  * promise delays it (a promise that never settles hangs until the attempt's signal aborts).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { type MemoryFaultHook, MemoryStorage, StorageBackedMessaging, StorageError } from "@pubky/noise/storage";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const aliceLink = await clientCompleteNn(client, c.hs, s.response);
+ * const bobLink = serverCompleteNn(s.hs);
+ * let failures = 2;
+ * const flaky: MemoryFaultHook = (e) => { // two failed writes, then the server recovers
+ *   if (e.op === "put" && e.phase === "before" && failures-- > 0) throw new StorageError("503", 503);
+ * };
+ * const aliceStore = new MemoryStorage({ faults: flaky });
+ * const alice = new StorageBackedMessaging(aliceLink, aliceStore, new MemoryStorage(), "/pub/a", "/pub/b", {
+ *   retry: { maxRetries: 3, initialBackoffMs: 1 },
+ * });
+ * console.log(await alice.sendMessage(new Uint8Array([42])), aliceStore.paths()); // 0 [ "/pub/a/msg_0" ]
+ * ```
  */
 export type MemoryFaultHook = (event: MemoryStorageEvent) => void | Promise<void>;
 
-/** Options of {@linkcode MemoryStorage}. */
+/**
+ * Options of {@linkcode MemoryStorage}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage, type MemoryStorageOptions } from "@pubky/noise/storage";
+ * const owner = "o".repeat(52); // the owner's z-base-32 key
+ * const options: MemoryStorageOptions = { owner };
+ * const store = new MemoryStorage(options);
+ * await store.put("/pub/app/hello", new TextEncoder().encode("hi"));
+ * const bytes = await store.get(`pubky://${owner}/pub/app/hello`); // as a peer reads it
+ * console.log(new TextDecoder().decode(bytes!)); // hi
+ * ```
+ */
 export interface MemoryStorageOptions {
   /** The owner's z-base-32 key: `pubky://<owner>/...` reads are served, others refused. */
   owner?: string;

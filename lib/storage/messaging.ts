@@ -26,7 +26,30 @@ import {
 import { resolveRetryConfig, type RetryConfig, withRetry } from "./retry.ts";
 import { type OutboxStorage, type PublicStorageReader, StorageError } from "./types.ts";
 
-/** Options of {@linkcode StorageBackedMessaging}. */
+/**
+ * Options of {@linkcode StorageBackedMessaging}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { MemoryStorage, StorageBackedMessaging, type StorageMessagingOptions } from "@pubky/noise/storage";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const aliceLink = await clientCompleteNn(client, c.hs, s.response);
+ * const bobLink = serverCompleteNn(s.hs);
+ * const options: StorageMessagingOptions = {
+ *   retry: { maxRetries: 5, operationTimeoutMs: 10_000 },
+ *   verifyFirstWrite: true, // the default: never overwrite a different message after a restart
+ * };
+ * const alice = new StorageBackedMessaging(aliceLink, new MemoryStorage(), new MemoryStorage(), "/pub/a", "/pub/b", options);
+ * console.log(alice.retryConfig.maxRetries, alice.retryConfig.initialBackoffMs); // 5 100
+ * ```
+ */
 export interface StorageMessagingOptions {
   /** Retry behaviour (default {@linkcode DEFAULT_RETRY_CONFIG}). */
   retry?: Partial<RetryConfig>;
@@ -40,13 +63,59 @@ export interface StorageMessagingOptions {
   verifyFirstWrite?: boolean;
 }
 
-/** Options of one operation. */
+/**
+ * Options of one operation.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { MemoryStorage, StorageBackedMessaging, type StorageOperationOptions } from "@pubky/noise/storage";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const aliceLink = await clientCompleteNn(client, c.hs, s.response);
+ * const bobLink = serverCompleteNn(s.hs);
+ * const store = new MemoryStorage({ faults: (e) => MemoryStorage.hang(e.signal) }); // a server that never answers
+ * const alice = new StorageBackedMessaging(aliceLink, store, store, "/pub/a", "/pub/b");
+ * const options: StorageOperationOptions = { signal: AbortSignal.timeout(50) }; // give up after 50 ms
+ * await alice.sendMessage(new Uint8Array([1]), options).catch((e) => console.log(e.codeName)); // Timeout
+ * console.log(alice.pendingCounter); // 0: kept, to retry later with the same bytes
+ * ```
+ */
 export interface StorageOperationOptions {
   /** Aborts the operation (including retries and backoff waits). */
   signal?: AbortSignal;
 }
 
-/** The counters to persist: the next message to write and the next to read. */
+/**
+ * The counters to persist: the next message to write and the next to read.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ * } from "@pubky/noise";
+ * import { MemoryStorage, StorageBackedMessaging, type MessagingCounters } from "@pubky/noise/storage";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const link = await clientCompleteNn(client, c.hs, s.response);
+ * const outbox = new MemoryStorage();
+ * const peer = new MemoryStorage();
+ * const alice = new StorageBackedMessaging(link, outbox, peer, "/pub/a", "/pub/b");
+ * await alice.sendMessage(new TextEncoder().encode("one"));
+ * const saved: MessagingCounters = alice.counters; // persist after each send and receive
+ * // After a restart, with the link restored (e.g. from a ResumableSession snapshot):
+ * const again = new StorageBackedMessaging(link, outbox, peer, "/pub/a", "/pub/b")
+ *   .withCounters(saved.write, saved.read);
+ * console.log(saved, await again.sendMessage(new TextEncoder().encode("two"))); // { write: 1, read: 0 } 1
+ * ```
+ */
 export interface MessagingCounters {
   /** Counter of the next message this side writes. */
   write: number;
@@ -54,7 +123,30 @@ export interface MessagingCounters {
   read: number;
 }
 
-/** The crate's `MessageQueue` trait. */
+/**
+ * The crate's `MessageQueue` trait.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { MemoryStorage, type MessageQueue, StorageBackedMessaging } from "@pubky/noise/storage";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const aliceLink = await clientCompleteNn(client, c.hs, s.response);
+ * const bobLink = serverCompleteNn(s.hs);
+ * const aliceStore = new MemoryStorage();
+ * const bobStore = new MemoryStorage();
+ * const alice: MessageQueue = new StorageBackedMessaging(aliceLink, aliceStore, bobStore, "/pub/a", "/pub/b");
+ * const bob: MessageQueue = new StorageBackedMessaging(bobLink, bobStore, aliceStore, "/pub/b", "/pub/a");
+ * await alice.enqueue(new TextEncoder().encode("queued"));
+ * console.log(new TextDecoder().decode((await bob.dequeue())!), await bob.dequeue()); // queued null
+ * ```
+ */
 export interface MessageQueue {
   /** Sends one message (`sendMessage`). */
   enqueue(data: Uint8Array): Promise<void>;

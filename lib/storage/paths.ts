@@ -10,7 +10,20 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 
-/** Longest accepted path, in UTF-8 bytes (Rust `str::len`). */
+/**
+ * Longest accepted path, in UTF-8 bytes (Rust `str::len`).
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { MAX_PATH_LENGTH, validatePath } from "@pubky/noise/storage";
+ * try {
+ *   validatePath("/pub/" + "a".repeat(MAX_PATH_LENGTH));
+ * } catch (e) {
+ *   console.log((e as NoiseError).codeName, MAX_PATH_LENGTH); // Storage 1024
+ * }
+ * ```
+ */
 export const MAX_PATH_LENGTH = 1024;
 
 const ENCODER = new TextEncoder();
@@ -61,7 +74,7 @@ export function validatePath(path: string): void {
  *
  * @example
  * ```ts
- * import { normalizeBasePath } from "@pubky/noise/storage";
+ * import { normalizeBasePath } from "./paths.ts";
  * console.log(normalizeBasePath("/pub/app/outbox/"), normalizeBasePath("/")); // /pub/app/outbox /
  * ```
  */
@@ -110,7 +123,7 @@ export interface StorageLocation {
  *
  * @example
  * ```ts
- * import { parseLocation } from "@pubky/noise/storage";
+ * import { parseLocation } from "./paths.ts";
  * const owner = "o".repeat(52);
  * console.log(parseLocation(`pubky://${owner}/pub/app/outbox`).path); // /pub/app/outbox
  * ```

@@ -39,7 +39,17 @@ export interface RetryConfig {
   operationTimeoutMs: number;
 }
 
-/** The crate's defaults: 3 retries, 100 ms initial backoff, 5 s cap, 30 s per attempt. */
+/**
+ * The crate's defaults: 3 retries, 100 ms initial backoff, 5 s cap, 30 s per attempt.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETRY_CONFIG, type RetryConfig } from "@pubky/noise/storage";
+ * console.log(DEFAULT_RETRY_CONFIG); // { maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 5000, operationTimeoutMs: 30000 }
+ * const patient: RetryConfig = { ...DEFAULT_RETRY_CONFIG, maxRetries: 6, operationTimeoutMs: 10_000 };
+ * console.log(patient.maxRetries); // 6
+ * ```
+ */
 export const DEFAULT_RETRY_CONFIG: Readonly<RetryConfig> = Object.freeze({
   maxRetries: 3,
   initialBackoffMs: 100,
@@ -90,7 +100,7 @@ export function resolveRetryConfig(partial: Partial<RetryConfig> = {}): RetryCon
  *
  * @example
  * ```ts
- * import { backoffDelay, DEFAULT_RETRY_CONFIG } from "@pubky/noise/storage";
+ * import { backoffDelay, DEFAULT_RETRY_CONFIG } from "./retry.ts";
  * console.log(backoffDelay(3, DEFAULT_RETRY_CONFIG, () => 0.5)); // 200 (half of 400)
  * ```
  */

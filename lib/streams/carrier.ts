@@ -27,6 +27,26 @@ import { NoiseError, NoiseErrorCode } from "../errors.ts";
  * A duplex pair of WHATWG streams in which each chunk is one message. The same
  * shape with arbitrary chunk boundaries is a byte-stream carrier (see
  * {@linkcode framed}).
+ *
+ * @example
+ * ```ts
+ * import type { MessageCarrier } from "@pubky/noise/streams";
+ * // A `postMessage` port as a carrier: each message is one chunk already.
+ * function portCarrier(port: MessagePort): MessageCarrier {
+ *   return {
+ *     readable: new ReadableStream({
+ *       start: (c) => void (port.onmessage = (e) => c.enqueue(new Uint8Array(e.data))),
+ *     }),
+ *     writable: new WritableStream({ write: (chunk) => port.postMessage(chunk) }),
+ *   };
+ * }
+ * const { port1, port2 } = new MessageChannel();
+ * const [a, b] = [portCarrier(port1), portCarrier(port2)];
+ * await a.writable.getWriter().write(new Uint8Array([1, 2, 3]));
+ * console.log((await b.readable.getReader().read()).value); // Uint8Array(3) [ 1, 2, 3 ]
+ * port1.close();
+ * port2.close();
+ * ```
  */
 export interface MessageCarrier {
   /** Incoming messages, one per chunk. */
@@ -35,7 +55,23 @@ export interface MessageCarrier {
   writable: WritableStream<Uint8Array>;
 }
 
-/** Options of {@linkcode memoryCarrierPair}. */
+/**
+ * Options of {@linkcode memoryCarrierPair}.
+ *
+ * @example
+ * ```ts
+ * import { type MemoryCarrierOptions, memoryCarrierPair } from "@pubky/noise/streams";
+ * const options: MemoryCarrierOptions = { highWaterMark: 0 }; // every write waits for its read
+ * const [a, b] = memoryCarrierPair(options);
+ * let delivered = false;
+ * const write = a.writable.getWriter().write(new Uint8Array([1])).then(() => (delivered = true));
+ * await new Promise((resolve) => setTimeout(resolve, 10));
+ * console.log(delivered); // false: nobody has read it yet
+ * await b.readable.getReader().read();
+ * await write;
+ * console.log(delivered); // true
+ * ```
+ */
 export interface MemoryCarrierOptions {
   /**
    * Messages each direction holds before a writer waits (default 1). With 0,
@@ -49,6 +85,19 @@ export interface MemoryCarrierOptions {
  * writes, the other reads, with backpressure. Closing a writable closes the
  * other side's readable; aborting it errors that readable with the same reason;
  * cancelling a readable errors the other side's writable.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [clientSide, serverSide] = memoryCarrierPair(); // a loopback: for tests and demos
+ * const [c, s] = await Promise.all([connect(clientSide, client, { pattern: "NN" }), accept(serverSide, server, { patterns: ["NN"] })]);
+ * console.log(c.sessionId.equals(s.sessionId)); // true
+ * await c.writable.close();
+ * ```
  */
 export function memoryCarrierPair(
   options: MemoryCarrierOptions = {},

@@ -33,7 +33,23 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 
-/** The part of a `Deno.Conn` this adapter uses. */
+/**
+ * The part of a `Deno.Conn` this adapter uses.
+ *
+ * @example
+ * ```ts
+ * import { type DenoConnLike, denoConnCarrier, framed } from "@pubky/noise/streams";
+ * const incoming = [Uint8Array.of(0, 2, 104, 105)]; // one frame: length 2, "hi"
+ * const conn: DenoConnLike = { // a Deno.Conn fits as it is; this one replays bytes
+ *   read: (p) => Promise.resolve(incoming.length ? (p.set(incoming[0]), incoming.shift()!.length) : null),
+ *   write: (p) => Promise.resolve(p.length),
+ *   closeWrite: () => Promise.resolve(),
+ *   close: () => {},
+ * };
+ * const { value } = await framed(denoConnCarrier(conn)).readable.getReader().read();
+ * console.log(new TextDecoder().decode(value)); // hi
+ * ```
+ */
 export interface DenoConnLike {
   /** Reads into `p`; the number of bytes, or `null` at the end of the stream. */
   read(p: Uint8Array): Promise<number | null>;
@@ -45,7 +61,24 @@ export interface DenoConnLike {
   close(): void;
 }
 
-/** Options of {@linkcode denoConnCarrier}. */
+/**
+ * Options of {@linkcode denoConnCarrier}.
+ *
+ * @example
+ * ```ts
+ * import { type DenoConnCarrierOptions, denoConnCarrier } from "@pubky/noise/streams";
+ * const reads: number[] = [];
+ * const conn = { // stands in for a Deno.Conn at its end
+ *   read: (p: Uint8Array) => (reads.push(p.length), Promise.resolve(null)),
+ *   write: (p: Uint8Array) => Promise.resolve(p.length),
+ *   closeWrite: () => Promise.resolve(),
+ *   close: () => {},
+ * };
+ * const options: DenoConnCarrierOptions = { readSize: 16 * 1024 }; // less memory per connection
+ * await denoConnCarrier(conn, options).readable.getReader().read();
+ * console.log(reads); // [ 16384 ]
+ * ```
+ */
 export interface DenoConnCarrierOptions {
   /** Size of each read buffer in bytes (default 65536). */
   readSize?: number;
@@ -62,6 +95,31 @@ function connError(e: unknown): NoiseError {
 /**
  * The connection as a `{ readable, writable }` byte-stream pair with half-close.
  * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, denoConnCarrier, framed, messageReader, messageWriter } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const serving = listener.accept().then(async (conn) => {
+ *   const channel = await accept(framed(denoConnCarrier(conn)), server);
+ *   const reader = messageReader(channel);
+ *   const writer = messageWriter(channel);
+ *   await writer.send((await reader.readAll(1024))!); // the client closed its side: we can still answer
+ *   await writer.close();
+ * });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * const channel = await connect(framed(denoConnCarrier(conn)), client, { pattern: "XX" });
+ * const writer = messageWriter(channel);
+ * await writer.send(new TextEncoder().encode("ping"));
+ * await writer.close(); // half-close: FIN, reading goes on
+ * console.log(new TextDecoder().decode((await messageReader(channel).readAll(1024))!)); // ping
+ * await serving;
+ * listener.close();
+ * ```
  */
 export function denoConnCarrier(
   conn: DenoConnLike,

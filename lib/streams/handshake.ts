@@ -81,7 +81,17 @@ import {
 } from "../trace.ts";
 import { linkStreams } from "./link_streams.ts";
 
-/** A handshake pattern of the Pubky layer. */
+/**
+ * A handshake pattern of the Pubky layer.
+ *
+ * @example
+ * ```ts
+ * import type { PatternName } from "@pubky/noise/streams";
+ * const pinned: Uint8Array | null = null; // the server key, once an XX handshake gave it
+ * const pattern: PatternName = pinned ? "IK" : "XX";
+ * console.log(pattern); // XX
+ * ```
+ */
 export type PatternName = "XX" | "IK" | "NN";
 
 /** Default limit of a whole handshake, in milliseconds. */
@@ -90,7 +100,23 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Length of XX and NN message 1 (one ephemeral key, empty payload). */
 const EPHEMERAL_ONLY_LEN = 32;
 
-/** An established session over a carrier. */
+/**
+ * An established session over a carrier.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer, toHex } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair, type SecureChannel } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [a, b] = memoryCarrierPair();
+ * const [c, s]: SecureChannel[] = await Promise.all([connect(a, client, { pattern: "XX" }), accept(b, server)]);
+ * console.log(c.pattern, toHex(c.remoteIdentity!.ed25519Pub).slice(0, 16), c.remoteStatic!.length); // XX 8a88e3dd7409f195 32
+ * console.log(s.sessionId.equals(c.sessionId)); // true
+ * await c.writable.close();
+ * ```
+ */
 export interface SecureChannel {
   /** Decrypted data from the peer (the carrier's readable through a `decryptStream`). */
   readable: ReadableStream<Uint8Array>;
@@ -115,7 +141,19 @@ export interface SecureChannel {
   pattern: PatternName;
 }
 
-/** Options shared by {@linkcode connect} and {@linkcode accept}. */
+/**
+ * Options shared by {@linkcode connect} and {@linkcode accept}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseError, NoiseServer } from "@pubky/noise";
+ * import { accept, type HandshakeStepOptions, memoryCarrierPair } from "@pubky/noise/streams";
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const options: HandshakeStepOptions = { timeoutMs: 50 }; // honest clients answer within a round trip
+ * const [, serverSide] = memoryCarrierPair(); // a client that never says anything
+ * await accept(serverSide, server, options).catch((e: NoiseError) => console.log(e.codeName)); // Timeout
+ * ```
+ */
 export interface HandshakeStepOptions {
   /** Aborts the handshake (the carrier is cancelled, the promise rejects). */
   signal?: AbortSignal;
@@ -123,7 +161,28 @@ export interface HandshakeStepOptions {
   timeoutMs?: number;
 }
 
-/** Options of {@linkcode connect}. */
+/**
+ * Options of {@linkcode connect}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, type ConnectOptions, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const options: ConnectOptions = {
+ *   pattern: "IK",
+ *   serverStaticPub: await server.staticPublicKey(), // pinned
+ *   serverHint: "chat.example",
+ *   timeoutMs: 10_000,
+ * };
+ * const [a, b] = memoryCarrierPair();
+ * const [, s] = await Promise.all([connect(a, client, options), accept(b, server)]);
+ * console.log(s.pattern, s.remoteIdentity?.serverHint); // IK chat.example
+ * await s.writable.close();
+ * ```
+ */
 export interface ConnectOptions extends HandshakeStepOptions {
   /** `"XX"` for first contact, `"IK"` to a pinned server key, `"NN"` without identities. */
   pattern: PatternName;
@@ -133,7 +192,25 @@ export interface ConnectOptions extends HandshakeStepOptions {
   serverHint?: string;
 }
 
-/** Options of {@linkcode accept}. */
+/**
+ * Options of {@linkcode accept}.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseError, NoiseServer } from "@pubky/noise";
+ * import { accept, type AcceptOptions, connect, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const ikOnly: AcceptOptions = { patterns: ["IK"], timeoutMs: 5_000 }; // no first contact here
+ * const [a, b] = memoryCarrierPair();
+ * const [, refused] = await Promise.allSettled([
+ *   connect(a, client, { pattern: "XX" }),
+ *   accept(b, server, ikOnly),
+ * ]);
+ * console.log(refused.status === "rejected" && (refused.reason as NoiseError).codeName); // Policy
+ * ```
+ */
 export interface AcceptOptions extends HandshakeStepOptions {
   /** Patterns this server accepts (default `["XX", "IK"]`). */
   patterns?: PatternName[];
@@ -311,6 +388,20 @@ async function handshake(
 /**
  * Runs the client side of a handshake over `carrier` and returns the secure
  * channel. See the module documentation for the errors.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [clientSide, serverSide] = memoryCarrierPair(); // or framed(conn), await webSocketCarrier(ws)
+ * accept(serverSide, server);
+ * const channel = await connect(clientSide, client, { pattern: "IK", serverStaticPub: await server.staticPublicKey() });
+ * console.log(channel.pattern, channel.remoteIdentity); // IK null: the pinned key is the server's identity
+ * await channel.writable.close();
+ * ```
  */
 export function connect(
   carrier: MessageCarrier,
@@ -368,6 +459,20 @@ export function connect(
  * Runs the server side of a handshake over `carrier`, telling the pattern from
  * the first message, and returns the secure channel. See the module
  * documentation for the pattern rule and the errors.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer, toHex } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [clientSide, serverSide] = memoryCarrierPair();
+ * connect(clientSide, client, { pattern: "XX" });
+ * const channel = await accept(serverSide, server, { timeoutMs: 5_000 }); // XX or IK, from message 1
+ * console.log(channel.pattern, toHex(channel.remoteIdentity!.ed25519Pub).slice(0, 16)); // XX 8a88e3dd7409f195
+ * await channel.writable.close();
+ * ```
  */
 export function accept(
   carrier: MessageCarrier,

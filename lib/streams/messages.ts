@@ -53,11 +53,47 @@ import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { asNoiseError, ignore } from "./carrier.ts";
 import { MAX_CHUNK_PLAINTEXT } from "./link_streams.ts";
 
-/** Data bytes in one Noise message of the message layer (65519 − 1 flag byte). */
+/**
+ * Data bytes in one Noise message of the message layer (65519 − 1 flag byte).
+ *
+ * @example
+ * ```ts
+ * import { MESSAGE_CHUNK_DATA } from "@pubky/noise/streams";
+ * const size = 200_000;
+ * console.log(MESSAGE_CHUNK_DATA, Math.ceil(size / MESSAGE_CHUNK_DATA)); // 65518 4 Noise messages
+ * ```
+ */
 export const MESSAGE_CHUNK_DATA = MAX_CHUNK_PLAINTEXT - 1;
-/** Flag byte: the message continues in the next Noise message. */
+/**
+ * Flag byte: the message continues in the next Noise message.
+ *
+ * @example
+ * ```ts
+ * import { FLAG_CONTINUES, FLAG_LAST, MESSAGE_CHUNK_DATA } from "@pubky/noise/streams";
+ * // The plaintexts of one message of the message layer, for a peer that encrypts by hand.
+ * function chunks(message: Uint8Array): Uint8Array[] {
+ *   const out: Uint8Array[] = [];
+ *   for (let off = 0; off === 0 || off < message.length; off += MESSAGE_CHUNK_DATA) {
+ *     const data = message.subarray(off, off + MESSAGE_CHUNK_DATA);
+ *     const last = off + MESSAGE_CHUNK_DATA >= message.length;
+ *     out.push(Uint8Array.of(last ? FLAG_LAST : FLAG_CONTINUES, ...data));
+ *   }
+ *   return out;
+ * }
+ * console.log(chunks(new Uint8Array(70_000)).map((c) => [c[0], c.length])); // [ [ 0, 65519 ], [ 1, 4483 ] ]
+ * ```
+ */
 export const FLAG_CONTINUES = 0x00;
-/** Flag byte: this Noise message ends the message. */
+/**
+ * Flag byte: this Noise message ends the message.
+ *
+ * @example
+ * ```ts
+ * import { FLAG_LAST } from "@pubky/noise/streams";
+ * const reply = Uint8Array.of(FLAG_LAST, ...new TextEncoder().encode("ok")); // a one-chunk message
+ * console.log(reply); // Uint8Array(3) [ 1, 111, 107 ]: encrypt it with the link, send it
+ * ```
+ */
 export const FLAG_LAST = 0x01;
 
 function channelFailed(e: unknown): NoiseError {
@@ -68,7 +104,26 @@ function lockedError(e: unknown): NoiseError {
   return asNoiseError(e, NoiseErrorCode.Other, "the channel's stream is locked");
 }
 
-/** Sends messages on a channel's plaintext writable (it stays locked by the writer). */
+/**
+ * Sends messages on a channel's plaintext writable (it stays locked by the writer).
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair, messageReader, MessageWriter } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [a, b] = memoryCarrierPair();
+ * const [c, s] = await Promise.all([connect(a, client, { pattern: "XX" }), accept(b, server)]);
+ * const writer = new MessageWriter(c);
+ * const file = new Blob([new Uint8Array(100_000)]).stream(); // sent as it is read
+ * const sending = Promise.all([writer.send(new TextEncoder().encode("file:")), writer.send(file)]).then(() => writer.close());
+ * const reader = messageReader(s);
+ * console.log((await reader.readAll(64))!.length, (await reader.readAll(1 << 20))!.length); // 5 100000
+ * await sending;
+ * ```
+ */
 export class MessageWriter {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #tail: Promise<unknown> = Promise.resolve();
@@ -218,7 +273,28 @@ interface OpenMessage {
   done: Promise<void>;
 }
 
-/** Reads messages from a channel's plaintext readable (it stays locked by the reader). */
+/**
+ * Reads messages from a channel's plaintext readable (it stays locked by the reader).
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair, MessageReader, messageWriter } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [a, b] = memoryCarrierPair();
+ * const [c, s] = await Promise.all([connect(a, client, { pattern: "XX" }), accept(b, server)]);
+ * const writer = messageWriter(c);
+ * const sending = writer.send(new Uint8Array(150_000)).then(() => writer.send(new Uint8Array(10))).then(() => writer.close());
+ * for await (const body of new MessageReader(s)) { // each body streams, chunk by chunk
+ *   let size = 0;
+ *   for await (const chunk of body) size += chunk.length;
+ *   console.log(size); // 150000, then 10
+ * }
+ * await sending;
+ * ```
+ */
 export class MessageReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #turn: Promise<unknown> = Promise.resolve();
@@ -390,12 +466,48 @@ export class MessageReader {
   }
 }
 
-/** A {@linkcode MessageWriter} on `channel.writable`. */
+/**
+ * A {@linkcode MessageWriter} on `channel.writable`.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair, messageReader, messageWriter } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [a, b] = memoryCarrierPair();
+ * const [c, s] = await Promise.all([connect(a, client, { pattern: "XX" }), accept(b, server)]);
+ * const out = messageWriter(c);
+ * const sending = out.send(new TextEncoder().encode("hello")).then(() => out.close());
+ * console.log(new TextDecoder().decode((await messageReader(s).readAll(1024))!)); // hello
+ * await sending;
+ * ```
+ */
 export function messageWriter(channel: { writable: WritableStream<Uint8Array> }): MessageWriter {
   return new MessageWriter(channel);
 }
 
-/** A {@linkcode MessageReader} on `channel.readable`. */
+/**
+ * A {@linkcode MessageReader} on `channel.readable`.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseError, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, memoryCarrierPair, messageReader, messageWriter } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const [a, b] = memoryCarrierPair();
+ * const [c, s] = await Promise.all([connect(a, client, { pattern: "XX" }), accept(b, server)]);
+ * const out = messageWriter(c);
+ * const sending = out.send(new Uint8Array(5000)).then(() => out.send(new Uint8Array(10))).then(() => out.close());
+ * const reader = messageReader(s);
+ * await reader.readAll(1024).catch((e: NoiseError) => console.log(e.codeName)); // Policy: over the cap
+ * console.log((await reader.readAll(1024))?.length, await reader.readAll(1024)); // 10 null
+ * await sending;
+ * ```
+ */
 export function messageReader(channel: { readable: ReadableStream<Uint8Array> }): MessageReader {
   return new MessageReader(channel);
 }

@@ -34,7 +34,21 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 
-/** The part of a Node `net.Socket` (a `Duplex`) this adapter uses. */
+/**
+ * The part of a Node `net.Socket` (a `Duplex`) this adapter uses.
+ *
+ * @example
+ * ```ts
+ * import { PassThrough } from "node:stream";
+ * import { framed, nodeSocketCarrier, type NodeSocketLike } from "@pubky/noise/streams";
+ * const loopback: NodeSocketLike = new PassThrough(); // any Node Duplex of bytes fits
+ * const { readable, writable } = framed(nodeSocketCarrier(loopback));
+ * const reader = readable.getReader();
+ * await writable.getWriter().write(new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode((await reader.read()).value)); // hi
+ * loopback.destroy();
+ * ```
+ */
 export interface NodeSocketLike {
   /** Queues `chunk`; `callback` runs once it is flushed (or with the error). */
   write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
@@ -52,7 +66,24 @@ export interface NodeSocketLike {
   readonly destroyed?: boolean;
 }
 
-/** Options of {@linkcode nodeSocketCarrier}. */
+/**
+ * Options of {@linkcode nodeSocketCarrier}.
+ *
+ * @example
+ * ```ts
+ * import { PassThrough } from "node:stream";
+ * import { nodeSocketCarrier, type NodeSocketCarrierOptions } from "@pubky/noise/streams";
+ * const socket = new PassThrough(); // stands in for a net.Socket
+ * const options: NodeSocketCarrierOptions = { highWaterMark: 4 };
+ * const reader = nodeSocketCarrier(socket, options).readable.getReader();
+ * socket.write(new Uint8Array(10));
+ * await new Promise((resolve) => setTimeout(resolve, 0));
+ * console.log(socket.isPaused()); // true: 10 unread bytes, more than 4
+ * await reader.read();
+ * console.log(socket.isPaused()); // false
+ * socket.destroy();
+ * ```
+ */
 export interface NodeSocketCarrierOptions {
   /** Unread bytes above which the socket is paused (default 65536). */
   highWaterMark?: number;
@@ -61,6 +92,33 @@ export interface NodeSocketCarrierOptions {
 /**
  * The socket as a `{ readable, writable }` byte-stream pair. See the module
  * documentation for backpressure, closing and errors.
+ *
+ * @example
+ * ```ts
+ * import net from "node:net";
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, framed, messageReader, messageWriter, nodeSocketCarrier } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const done = Promise.withResolvers<void>();
+ * const listener = net.createServer({ allowHalfOpen: true }, async (socket) => {
+ *   const channel = await accept(framed(nodeSocketCarrier(socket)), server);
+ *   const writer = messageWriter(channel);
+ *   await writer.send((await messageReader(channel).readAll(1024))!); // echo
+ *   await writer.close();
+ *   done.resolve();
+ * }).listen(0, "127.0.0.1");
+ * await new Promise((resolve) => listener.once("listening", resolve));
+ * const socket = net.connect({ port: (listener.address() as net.AddressInfo).port, host: "127.0.0.1", allowHalfOpen: true });
+ * const channel = await connect(framed(nodeSocketCarrier(socket)), client, { pattern: "XX" });
+ * const writer = messageWriter(channel);
+ * await writer.send(new TextEncoder().encode("ping"));
+ * console.log(new TextDecoder().decode((await messageReader(channel).readAll(1024))!)); // ping
+ * await writer.close();
+ * await done.promise;
+ * await new Promise((resolve) => listener.close(resolve));
+ * ```
  */
 export function nodeSocketCarrier(
   socket: NodeSocketLike,

@@ -15,9 +15,8 @@
  * ```ts
  * import {
  *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
- *   serverCompleteNn,
+ *   serverCompleteNn, StreamingNoiseLink,
  * } from "@pubky/noise";
- * import { StreamingNoiseLink } from "@pubky/noise/streams";
  * const ring = await DummyRing.create(new Uint8Array(32).fill(3), "kid");
  * const client = new NoiseClient("kid", "client-device-0001", ring);
  * const server = new NoiseServer("kid", "server-device-0001", ring);
@@ -41,7 +40,25 @@ function otherError(detail: string): NoiseError {
   return new NoiseError(NoiseErrorCode.Other, detail);
 }
 
-/** A {@linkcode NoiseLink} that encrypts and decrypts messages of any size as chunks. */
+/**
+ * A {@linkcode NoiseLink} that encrypts and decrypts messages of any size as chunks.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteIk, clientStartIkDirect, DummyRing, NoiseClient, NoiseServer, serverAcceptIk,
+ *   serverCompleteIk, StreamingNoiseLink,
+ * } from "@pubky/noise";
+ * const client = new NoiseClient("kid", "client-device-0001", await DummyRing.create(new Uint8Array(32).fill(1), "kid"));
+ * const server = new NoiseServer("kid", "server-device-0001", await DummyRing.create(new Uint8Array(32).fill(2), "kid"));
+ * const c = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const s = await serverAcceptIk(server, c.firstMsg);
+ * const sender = new StreamingNoiseLink(await clientCompleteIk(c.hs, s.response), 16_384);
+ * const receiver = new StreamingNoiseLink(serverCompleteIk(s.hs));
+ * const chunks = sender.encryptStreaming(new Uint8Array(40_000)); // send each chunk as a message
+ * console.log(chunks.length, receiver.decryptStreaming(chunks).length); // 3 40000
+ * ```
+ */
 export class StreamingNoiseLink {
   /** The default (and largest) chunk size: the largest Noise plaintext, 65519 bytes. */
   static readonly DEFAULT_CHUNK_SIZE: number = MAX_CHUNK_PLAINTEXT;

@@ -38,7 +38,27 @@
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import type { MessageCarrier } from "./carrier.ts";
 
-/** The part of the WHATWG `WebSocket` interface this adapter uses. */
+/**
+ * The part of the WHATWG `WebSocket` interface this adapter uses.
+ *
+ * @example
+ * ```ts
+ * import { webSocketCarrier, type WebSocketLike } from "@pubky/noise/streams";
+ * const sent: Uint8Array[] = [];
+ * const socket: WebSocketLike = { // e.g. a wrapper around a socket library of another shape
+ *   readyState: 1, // open
+ *   bufferedAmount: 0,
+ *   binaryType: "blob",
+ *   send: (data) => void sent.push(data),
+ *   close: () => {},
+ *   addEventListener: () => {},
+ *   removeEventListener: () => {},
+ * };
+ * const carrier = await webSocketCarrier(socket);
+ * await carrier.writable.getWriter().write(new Uint8Array([1, 2, 3]));
+ * console.log(socket.binaryType, sent); // arraybuffer [ Uint8Array(3) [ 1, 2, 3 ] ]
+ * ```
+ */
 export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
@@ -56,7 +76,27 @@ export interface WebSocketLike {
   removeEventListener(type: string, listener: (event: { data?: unknown }) => void): void;
 }
 
-/** Options of {@linkcode webSocketCarrier}. */
+/**
+ * Options of {@linkcode webSocketCarrier}.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { webSocketCarrier, type WebSocketCarrierOptions, type WebSocketLike } from "@pubky/noise/streams";
+ * let deliver = (_event: { data?: unknown }) => {};
+ * const ws: WebSocketLike = { // stands in for `new WebSocket(url)`
+ *   readyState: 1, bufferedAmount: 0, binaryType: "", send() {}, close() {},
+ *   addEventListener: (type, listener) => void (type === "message" && (deliver = listener)),
+ *   removeEventListener() {},
+ * };
+ * const options: WebSocketCarrierOptions = { maxQueuedBytes: 1024, highWaterMark: 64 * 1024 };
+ * const carrier = await webSocketCarrier(ws, options);
+ * deliver({ data: new ArrayBuffer(800) });
+ * deliver({ data: new ArrayBuffer(800) }); // 1600 unread bytes: over the cap
+ * const reader = carrier.readable.getReader();
+ * await reader.read().catch((e: NoiseError) => console.log(e.codeName)); // Policy
+ * ```
+ */
 export interface WebSocketCarrierOptions {
   /** Bytes of `bufferedAmount` above which writes wait (default 1 MiB). */
   highWaterMark?: number;
@@ -68,9 +108,45 @@ export interface WebSocketCarrierOptions {
 
 const CONNECTING = 0;
 const OPEN = 1;
-/** Close code of an aborted writable (application range: `close()` refuses 1001–2999). */
+/**
+ * Close code of an aborted writable (application range: `close()` refuses 1001–2999).
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_ABORTED, webSocketCarrier, type WebSocketLike } from "@pubky/noise/streams";
+ * let closedWith: number | undefined;
+ * const ws: WebSocketLike = {
+ *   readyState: 1, bufferedAmount: 0, binaryType: "", send() {},
+ *   close: (code) => void (closedWith = code),
+ *   addEventListener() {}, removeEventListener() {},
+ * };
+ * const carrier = await webSocketCarrier(ws);
+ * await carrier.writable.abort(new Error("giving up"));
+ * console.log(closedWith === CLOSE_ABORTED, CLOSE_ABORTED); // true 4001
+ * ```
+ */
 export const CLOSE_ABORTED = 4001;
-/** Close code of a protocol violation by the peer (a text message, an overfull queue). */
+/**
+ * Close code of a protocol violation by the peer (a text message, an overfull queue).
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { CLOSE_PROTOCOL, webSocketCarrier, type WebSocketLike } from "@pubky/noise/streams";
+ * let deliver = (_event: { data?: unknown }) => {};
+ * let closedWith: number | undefined;
+ * const ws: WebSocketLike = {
+ *   readyState: 1, bufferedAmount: 0, binaryType: "", send() {},
+ *   close: (code) => void (closedWith = code),
+ *   addEventListener: (type, listener) => void (type === "message" && (deliver = listener)),
+ *   removeEventListener() {},
+ * };
+ * const carrier = await webSocketCarrier(ws);
+ * deliver({ data: "a text message" }); // the peer broke the protocol
+ * await carrier.readable.getReader().read().catch((e: NoiseError) => console.log(e.codeName)); // Policy
+ * console.log(closedWith === CLOSE_PROTOCOL, CLOSE_PROTOCOL); // true 4002
+ * ```
+ */
 export const CLOSE_PROTOCOL = 4002;
 
 function closeQuietly(ws: WebSocketLike, code: number, reason: string): void {
@@ -91,6 +167,30 @@ function positive(value: number, name: string): number {
 /**
  * The message carrier of `ws`, once it is open. See the module documentation
  * for the close codes, backpressure and errors.
+ *
+ * @example
+ * ```ts
+ * import { DummyRing, NoiseClient, NoiseServer } from "@pubky/noise";
+ * import { accept, connect, messageReader, messageWriter, webSocketCarrier } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * const http = Deno.serve({ port: 0, onListen: () => {} }, (request) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(request);
+ *   webSocketCarrier(socket).then((carrier) => accept(carrier, server)).then(async (channel) => {
+ *     const reader = messageReader(channel);
+ *     const writer = messageWriter(channel);
+ *     await writer.send((await reader.readAll(1024))!); // echo one message
+ *     await writer.close();
+ *   });
+ *   return response;
+ * });
+ * const ws = new WebSocket(`ws://127.0.0.1:${http.addr.port}`);
+ * const channel = await connect(await webSocketCarrier(ws), client, { pattern: "XX" });
+ * await messageWriter(channel).send(new TextEncoder().encode("echo?"));
+ * console.log(new TextDecoder().decode((await messageReader(channel).readAll(1024))!)); // echo?
+ * await http.shutdown();
+ * ```
  */
 export async function webSocketCarrier(
   ws: WebSocketLike,

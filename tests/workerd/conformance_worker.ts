@@ -18,7 +18,6 @@
  * A check also fails if a promise rejection goes unhandled while it runs.
  */
 import {
-  bindingInput,
   clientCompleteIk,
   clientCompleteNn,
   clientCompleteXx,
@@ -53,6 +52,7 @@ import {
   toHex,
   verifyIdentityBinding,
 } from "../../mod.ts";
+import { bindingInput } from "../../lib/binding.ts";
 import { accept, connect, decryptStream, encryptStream, memoryCarrierPair } from "../../streams.ts";
 import { replayVector, vectorsOf } from "../../tools/vector_replay.ts";
 import { hashWasmBlake2s, type NoiseHash } from "../../lib/crypto/blake2s.ts";
