@@ -45,9 +45,13 @@ export class StaticKeySource {
       this.#epoch,
       (secret) => suite.dh.importSecretKey(secret),
     );
-    const cache = suite.dh.name === "webcrypto";
-    if (cache) this.#cached = pending;
-    return { s: await pending, ownsStatic: !cache };
+    // Statics import through WebCrypto on every backend but noble ("webcrypto",
+    // "node+webcrypto"): cache the promise so concurrent handshakes share one import.
+    if (suite.dh.name !== "noble") this.#cached = pending;
+    const s = await pending;
+    const cached = s.backend === "webcrypto"; // a non-extractable CryptoKey: safe to keep
+    if (!cached && this.#cached === pending) this.#cached = null;
+    return { s, ownsStatic: !cached };
   }
 
   /** Drops the cached key (after a change of epoch or ring). */

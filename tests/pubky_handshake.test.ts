@@ -19,7 +19,8 @@ import {
   serverCompleteNn,
   serverCompleteXx,
 } from "../lib/datalink_adapter.ts";
-import { IK_SUITE, NN_SUITE, type NoiseClient, PROLOGUE, XX_SUITE } from "../lib/client.ts";
+import { IK_SUITE, NN_SUITE, NoiseClient, PROLOGUE, XX_SUITE } from "../lib/client.ts";
+import { DummyRing, type RingKeyProvider } from "../lib/ring.ts";
 import type { NoiseServer } from "../lib/server.ts";
 import { SessionId } from "../lib/session_id.ts";
 import { HandshakeState } from "../lib/noise/handshake_state.ts";
@@ -393,5 +394,42 @@ describe("SessionId", () => {
       JSON.stringify(clientLink),
       JSON.stringify({ sessionId: clientLink.sessionId.toString() }),
     );
+  });
+});
+
+describe("the device static key", () => {
+  /** A ring that counts how often the device secret is derived. */
+  async function countingRing(seed: number) {
+    const ring = await DummyRing.create(new Uint8Array(32).fill(seed), "kid");
+    let derivations = 0;
+    const counting: RingKeyProvider = {
+      withDeviceX25519(kid, deviceId, epoch, fn) {
+        derivations++;
+        return ring.withDeviceX25519(kid, deviceId, epoch, fn);
+      },
+      ed25519PublicKey: (kid) => ring.ed25519PublicKey(kid),
+      signEd25519: (kid, m) => ring.signEd25519(kid, m),
+    };
+    return { counting, count: () => derivations };
+  }
+
+  test("is derived once per client while it can stay a non-extractable CryptoKey", async () => {
+    const c = await countingRing(1);
+    const client = new NoiseClient("kid", "dev-client-00000000", c.counting);
+    const server = await makeServer();
+    const pinned = await server.staticPublicKey();
+    for (let i = 0; i < 3; i++) await ik(client, server, pinned);
+    assert.equal(c.count(), 1);
+  });
+
+  test("is derived per handshake, and wiped after it, on the all-noble suite", async () => {
+    const c = await countingRing(1);
+    const client = new NoiseClient("kid", "dev-client-00000000", c.counting, {
+      suite: nobleCryptoSuite(),
+    });
+    const server = await makeServer();
+    const pinned = await server.staticPublicKey();
+    for (let i = 0; i < 3; i++) await ik(client, server, pinned);
+    assert.equal(c.count(), 3);
   });
 });

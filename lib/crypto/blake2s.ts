@@ -17,7 +17,19 @@ export const HASHLEN = 32;
 /** Block length of BLAKE2s, the HMAC pad length. */
 export const BLOCKLEN = 64;
 
-/** The Noise hash functions of one hash (spec §4.3). */
+/**
+ * The Noise hash functions of one hash (spec §4.3).
+ *
+ * @example
+ * ```ts
+ * import { nobleCryptoSuite, type NoiseHash, toHex } from "@pubky/noise";
+ * const blake2s: NoiseHash = nobleCryptoSuite().hash;
+ * console.log(toHex(blake2s.hash(new TextEncoder().encode("abc"))));
+ * // 508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982 (RFC 7693)
+ * const [ck, k] = blake2s.hkdf(new Uint8Array(32), new Uint8Array(32), 2); // Noise's HKDF
+ * console.log(blake2s.name, ck.length, k.length); // noble 32 32
+ * ```
+ */
 export interface NoiseHash {
   /** `"hash-wasm"` or `"noble"`. */
   readonly name: string;
@@ -36,6 +48,8 @@ export interface Hasher {
   digest(): Uint8Array;
 }
 
+/** Inputs up to this length are hashed with one update (see `noiseHashOver`). */
+const GATHER_LEN = 256;
 const ONE = new Uint8Array([1]);
 /** Hashed after each HKDF, so that no key stays in the hasher's state or input buffer. */
 const SCRUB = new Uint8Array(BLOCKLEN);
@@ -47,9 +61,27 @@ export function noiseHashOver(name: string, hasher: Hasher): NoiseHash {
   const ipad = new Uint8Array(BLOCKLEN);
   const opad = new Uint8Array(BLOCKLEN);
 
+  // Short inputs (every HMAC block, most MixHash calls) are gathered into one buffer and
+  // hashed with a single update: each update of a wasm hasher costs a few views and a copy, and
+  // on JavaScriptCore reading `.buffer` of a small array (which hash-wasm does per update) is
+  // slow. The buffer is made from an ArrayBuffer so that its `.buffer` is cheap everywhere.
+  const gather = new Uint8Array(new ArrayBuffer(GATHER_LEN));
+
   function hash(...parts: Uint8Array[]): Uint8Array {
     hasher.init();
-    for (const p of parts) hasher.update(p);
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total <= GATHER_LEN) {
+      let off = 0;
+      for (const p of parts) {
+        gather.set(p, off);
+        off += p.length;
+      }
+      hasher.update(gather.subarray(0, total));
+      gather.fill(0, 0, total); // it may have held key material (HMAC pads)
+    } else {
+      for (const p of parts) hasher.update(p);
+    }
     return hasher.digest();
   }
 

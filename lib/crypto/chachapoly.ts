@@ -13,7 +13,20 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 /** Length of the Poly1305 tag. */
 export const TAGLEN = 16;
 
-/** The AEAD of Noise: `ENCRYPT(k, n, ad, plaintext)` and `DECRYPT(k, n, ad, ciphertext)`. */
+/**
+ * The AEAD of Noise: `ENCRYPT(k, n, ad, plaintext)` and `DECRYPT(k, n, ad, ciphertext)`.
+ *
+ * @example
+ * ```ts
+ * import { type ChaChaPoly, loadCryptoSuite } from "@pubky/noise";
+ * const aead: ChaChaPoly = (await loadCryptoSuite()).cipher;
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const ad = new TextEncoder().encode("header");
+ * const sealed = aead.encrypt(key, 0n, ad, new TextEncoder().encode("secret"));
+ * console.log(sealed.length, new TextDecoder().decode(aead.decrypt(key, 0n, ad, sealed)!)); // 22 secret
+ * console.log(aead.decrypt(key, 1n, ad, sealed)); // null: another nonce does not authenticate
+ * ```
+ */
 export interface ChaChaPoly {
   /** `"noble"` or `"node"`. */
   readonly name: string;

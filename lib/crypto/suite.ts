@@ -8,7 +8,19 @@ import { type ChaChaPoly, detectChaChaPoly, nobleChaChaPoly } from "./chachapoly
 import { detectBlake2s, nobleBlake2s, type NoiseHash } from "./blake2s.ts";
 import { detectX25519, nobleX25519Backend, type X25519 } from "./x25519.ts";
 
-/** The primitives of one Noise cipher suite (spec §4: DH, cipher and hash functions). */
+/**
+ * The primitives of one Noise cipher suite (spec §4: DH, cipher and hash functions).
+ *
+ * @example
+ * ```ts
+ * import { type CryptoSuite, DummyRing, nobleCryptoSuite, NoiseServer, toHex } from "@pubky/noise";
+ * const portable: CryptoSuite = nobleCryptoSuite(); // pure JS: where wasm or node:crypto are not allowed
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(2), "kid");
+ * const server = new NoiseServer("kid", "server-device-0001", ring, { suite: portable });
+ * const digest = portable.hash.hash(new TextEncoder().encode("abc")); // BLAKE2s-256
+ * console.log(portable.dh.name, toHex(digest).slice(0, 16), (await server.staticPublicKey()).length); // noble 508c5e8c327c14e2 32
+ * ```
+ */
 export interface CryptoSuite {
   /** `25519`. */
   readonly dh: X25519;
@@ -18,7 +30,17 @@ export interface CryptoSuite {
   readonly hash: NoiseHash;
 }
 
-/** The names of the backends of a suite, e.g. `{ dh: "webcrypto", cipher: "node", hash: "hash-wasm" }`. */
+/**
+ * The names of the backends of a suite, e.g. `{ dh: "webcrypto", cipher: "node", hash: "hash-wasm" }`.
+ *
+ * @example
+ * ```ts
+ * import { loadCryptoSuite, type SuiteBackends, suiteBackends } from "@pubky/noise";
+ * const backends: SuiteBackends = suiteBackends(await loadCryptoSuite());
+ * console.log(`x25519=${backends.dh} chacha20poly1305=${backends.cipher} blake2s=${backends.hash}`);
+ * // e.g. in Deno: x25519=node+webcrypto chacha20poly1305=node blake2s=hash-wasm
+ * ```
+ */
 export interface SuiteBackends {
   /** X25519 backend. */
   dh: string;

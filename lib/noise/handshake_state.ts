@@ -10,6 +10,10 @@
  * - messages are capped at 65535 bytes (spec §3) on both the write and read side;
  * - ephemeral keys are always fresh, except through the explicitly test-only option.
  *
+ * Speed: a DH with our static key (WebCrypto, asynchronous) starts as soon as both its keys are
+ * known, possibly while the previous message is still being read, and runs while the rest is
+ * processed; results are mixed in pattern order, so messages, keys and errors are the spec's.
+ *
  * @module
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
@@ -21,10 +25,39 @@ import { type HandshakePattern, protocolName, type Token } from "./patterns.ts";
 import { type SymmetricSnapshot, SymmetricState, wipeSnapshot } from "./symmetric_state.ts";
 import { TransportState } from "./transport_state.ts";
 
-/** The largest Noise message, handshake or transport (spec §3). */
+/**
+ * The largest Noise message, handshake or transport (spec §3).
+ *
+ * @example
+ * ```ts
+ * import { HandshakeState, loadCryptoSuite, MAX_MESSAGE_LEN, NN, NoiseError } from "@pubky/noise";
+ * const hs = new HandshakeState({ suite: await loadCryptoSuite(), pattern: NN, initiator: true });
+ * await hs.writeMessage(new Uint8Array(MAX_MESSAGE_LEN)) // 32 + 65535 bytes: over the cap
+ *   .catch((e: NoiseError) => console.log(e.message)); // snow error: input error
+ * console.log(MAX_MESSAGE_LEN, hs.messageIndex); // 65535 0: the refused write changed nothing
+ * ```
+ */
 export const MAX_MESSAGE_LEN = 65535;
 
-/** Options of {@linkcode HandshakeState}: the spec's `Initialize(...)` arguments. */
+/**
+ * Options of {@linkcode HandshakeState}: the spec's `Initialize(...)` arguments.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeState, type HandshakeStateOptions, loadCryptoSuite, PROLOGUE, XX } from "@pubky/noise";
+ * const suite = await loadCryptoSuite();
+ * const options: HandshakeStateOptions = {
+ *   suite,
+ *   pattern: XX,
+ *   initiator: false,
+ *   prologue: PROLOGUE, // both sides must use the same prologue
+ *   s: await suite.dh.generateKeyPair(), // a static key of our own, outside any ring
+ *   ownsStatic: true, // wiped at split()
+ * };
+ * const responder = new HandshakeState(options);
+ * console.log(responder.protocolName, responder.isMyTurn); // Noise_XX_25519_ChaChaPoly_BLAKE2s false
+ * ```
+ */
 export interface HandshakeStateOptions {
   /** The primitives. */
   suite: CryptoSuite;
@@ -47,6 +80,11 @@ export interface HandshakeStateOptions {
    */
   testOnlyFixedEphemeral?: DhKeyPair;
 }
+
+/** A DH token of a message pattern. */
+type DhToken = "ee" | "es" | "se" | "ss";
+
+function ignore(): void {}
 
 function stateError(problem: string): NoiseError {
   return new NoiseError(NoiseErrorCode.Snow, `state error: ${problem}`);
@@ -93,6 +131,14 @@ export class HandshakeState {
   #index = 0;
   #busy = false;
   #split = false;
+  /**
+   * DHs with our static key, started as soon as both keys are known (they are the slow,
+   * asynchronous ones on WebCrypto: starting them early lets them run while the rest of the
+   * message is processed). Each is consumed, in pattern order, by its token; `call` is the
+   * write/read call that started it, so that a rejected message drops what it started.
+   */
+  #early = new Map<DhToken, { result: Promise<Uint8Array>; call: number }>();
+  #calls = 0;
 
   /** `Initialize(handshake_pattern, initiator, prologue, s, e, rs, re)`. */
   constructor(options: HandshakeStateOptions) {
@@ -184,6 +230,7 @@ export class HandshakeState {
     if (mine && !this.isMyTurn) throw stateError("NotTurnToWrite");
     if (!mine && this.isMyTurn) throw stateError("NotTurnToRead");
     this.#busy = true;
+    this.#calls++;
   }
 
   #snapshot(): Snapshot {
@@ -202,23 +249,60 @@ export class HandshakeState {
     this.#e = snap.e;
     this.#re = snap.re;
     this.#rs = snap.rs;
+    this.#dropEarly(this.#calls);
   }
 
-  async #dh(token: "ee" | "es" | "se" | "ss"): Promise<Uint8Array> {
-    const i = this.#initiator;
-    // es: initiator's e with responder's s; se: initiator's s with responder's e (spec §5.3).
-    const [local, remote] = token === "ee"
-      ? [this.#e, this.#re]
-      : token === "ss"
-      ? [this.#s, this.#rs]
-      : (token === "es") === i
-      ? [this.#e, this.#rs]
-      : [this.#s, this.#re];
+  /** The local key pair and the remote public key of a DH token (spec §5.3). */
+  #keysOf(token: DhToken): [DhKeyPair | null, Uint8Array | null] {
+    // es: initiator's e with responder's s; se: initiator's s with responder's e.
+    if (token === "ee") return [this.#e, this.#re];
+    if (token === "ss") return [this.#s, this.#rs];
+    return (token === "es") === this.#initiator ? [this.#e, this.#rs] : [this.#s, this.#re];
+  }
+
+  /**
+   * Starts the static-key DHs of this message (from token `from` on) and of the next one whose
+   * keys are now known. The results wait in `#early`; an error waits too, and is thrown where
+   * its token is processed, in pattern order, exactly as without the early start.
+   */
+  #startEarly(from: number): void {
+    if (this.#s === null) return;
+    const messages = this.#pattern.messages;
+    for (let m = this.#index; m < Math.min(this.#index + 2, messages.length); m++) {
+      const tokens = messages[m];
+      for (let t = m === this.#index ? from : 0; t < tokens.length; t++) {
+        const token = tokens[t];
+        if (token === "e" || token === "s" || this.#early.has(token)) continue;
+        const [local, remote] = this.#keysOf(token);
+        if (local !== this.#s || remote === null) continue;
+        const result = this.#suite.dh.dh(local, remote);
+        result.catch(ignore); // observed when the token is processed (or dropped)
+        this.#early.set(token, { result, call: this.#calls });
+      }
+    }
+  }
+
+  /** Drops early DHs (all, or those started by call `call`); their results are wiped. */
+  #dropEarly(call?: number): void {
+    for (const [token, { result, call: c }] of this.#early) {
+      if (call !== undefined && c !== call) continue;
+      this.#early.delete(token);
+      result.then((shared) => wipe(shared), ignore);
+    }
+  }
+
+  async #dh(token: DhToken): Promise<Uint8Array> {
+    const early = this.#early.get(token);
+    if (early !== undefined) {
+      this.#early.delete(token);
+      return await early.result;
+    }
+    const [local, remote] = this.#keysOf(token);
     if (!local || !remote) throw stateError("MissingKeyMaterial");
     return await this.#suite.dh.dh(local, remote);
   }
 
-  async #mixDh(token: "ee" | "es" | "se" | "ss"): Promise<void> {
+  async #mixDh(token: DhToken): Promise<void> {
     const shared = await this.#dh(token);
     this.#symmetric.mixKey(shared);
     wipe(shared);
@@ -232,13 +316,16 @@ export class HandshakeState {
       const tokens = this.#pattern.messages[this.#index];
       if (this.#overhead(tokens, true) + payload.length > MAX_MESSAGE_LEN) throw inputError();
       const parts: Uint8Array[] = [];
-      for (const token of tokens) {
+      this.#startEarly(0);
+      for (let t = 0; t < tokens.length; t++) {
+        const token = tokens[t];
         switch (token) {
           case "e": {
             this.#e = this.#fixedEphemeral ?? await this.#suite.dh.generateKeyPair();
             this.#fixedEphemeral = undefined;
             parts.push(this.#e.publicKey);
             this.#symmetric.mixHash(this.#e.publicKey);
+            this.#startEarly(t + 1);
             break;
           }
           case "s":
@@ -287,18 +374,22 @@ export class HandshakeState {
         throw inputError();
       }
       let off = 0;
-      for (const token of tokens) {
+      this.#startEarly(0);
+      for (let t = 0; t < tokens.length; t++) {
+        const token = tokens[t];
         switch (token) {
           case "e": {
             this.#re = copyBytes(message, off, off + DHLEN);
             off += DHLEN;
             this.#symmetric.mixHash(this.#re);
+            this.#startEarly(t + 1);
             break;
           }
           case "s": {
             const len = DHLEN + (this.#symmetric.cipherState.hasKey() ? TAGLEN : 0);
             this.#rs = this.#symmetric.decryptAndHash(message.subarray(off, off + len));
             off += len;
+            this.#startEarly(t + 1);
             break;
           }
           default:
@@ -341,6 +432,7 @@ export class HandshakeState {
    */
   destroy(): void {
     this.#split = true;
+    this.#dropEarly();
     this.#symmetric.destroy();
     this.#e?.destroy();
     if (this.#ownsStatic) this.#s?.destroy();

@@ -12,7 +12,28 @@ import { copyBytes } from "../bytes.ts";
 
 /** The largest transport message (spec §3). */
 export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
-/** The largest plaintext of one transport message: 65535 − 16. */
+/**
+ * The largest plaintext of one transport message: 65535 − 16.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, MAX_PLAINTEXT_LEN, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn, type NoiseError,
+ * } from "@pubky/noise";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * console.log(alice.encrypt(new Uint8Array(MAX_PLAINTEXT_LEN)).length); // 65535: plaintext + 16-byte tag
+ * try {
+ *   alice.encrypt(new Uint8Array(MAX_PLAINTEXT_LEN + 1)); // split larger data (StreamingNoiseLink)
+ * } catch (e) {
+ *   console.log((e as NoiseError).message); // snow error: input error
+ * }
+ * ```
+ */
 export const MAX_PLAINTEXT_LEN = MAX_TRANSPORT_MESSAGE_LEN - TAGLEN;
 
 const EMPTY = new Uint8Array(0);

@@ -29,10 +29,33 @@
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { expectUnlocked, ignore, type MessageCarrier } from "./carrier.ts";
 
-/** The longest frame a 2-byte length can express (and the longest Noise message). */
+/**
+ * The longest frame a 2-byte length can express (and the longest Noise message).
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { frameEncoder, MAX_FRAME_LEN } from "@pubky/noise/streams";
+ * const tooLong = ReadableStream.from([new Uint8Array(MAX_FRAME_LEN + 1)]).pipeThrough(frameEncoder());
+ * await tooLong.getReader().read().catch((e: NoiseError) => console.log(e.codeName, MAX_FRAME_LEN)); // Policy 65535
+ * ```
+ */
 export const MAX_FRAME_LEN = 65535;
 
-/** Options of {@linkcode frameDecoder} and {@linkcode framed}. */
+/**
+ * Options of {@linkcode frameDecoder} and {@linkcode framed}.
+ *
+ * @example
+ * ```ts
+ * import { NoiseError } from "@pubky/noise";
+ * import { frameDecoder, type FrameDecoderOptions, frameEncoder } from "@pubky/noise/streams";
+ * const options: FrameDecoderOptions = { maxFrameLen: 1024 }; // what this protocol ever sends
+ * const reader = ReadableStream.from([new Uint8Array(10), new Uint8Array(5000)])
+ *   .pipeThrough(frameEncoder()).pipeThrough(frameDecoder(options)).getReader();
+ * console.log((await reader.read()).value?.length); // 10
+ * await reader.read().catch((e: NoiseError) => console.log(e.codeName)); // Policy: refused at its length
+ * ```
+ */
 export interface FrameDecoderOptions {
   /** Longest frame accepted, 0–65535 (default 65535); longer ones error with Policy (6000). */
   maxFrameLen?: number;
@@ -42,28 +65,60 @@ function notBytes(what: string): NoiseError {
   return new NoiseError(NoiseErrorCode.Other, `${what}: chunks must be Uint8Array`);
 }
 
+/** Byte buffers that already hold whole frames (see {@linkcode markFramed}). */
+const preFramed = new WeakSet<Uint8Array>();
+/** Message carriers made by {@linkcode framed}. */
+const framedCarriers = new WeakSet<MessageCarrier>();
+
+/**
+ * @internal Marks `bytes`, one or more complete frames built by the caller, so that the
+ * writable of a {@linkcode framed} carrier writes it to the byte stream as it is (the link
+ * streams encrypt straight into frames). Returns `bytes`.
+ */
+export function markFramed(bytes: Uint8Array): Uint8Array {
+  preFramed.add(bytes);
+  return bytes;
+}
+
+/** @internal Whether `carrier` was made by {@linkcode framed} (its writable takes marked frames). */
+export function isFramedCarrier(carrier: MessageCarrier): boolean {
+  return framedCarriers.has(carrier);
+}
+
+function tooLong(length: number): NoiseError {
+  return new NoiseError(
+    NoiseErrorCode.Policy,
+    `frame of ${length} bytes is longer than ${MAX_FRAME_LEN}`,
+  );
+}
+
+/** `message` with its 2-byte length in front (the caller checked the length). */
+function frameOf(message: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(2 + message.length);
+  frame[0] = message.length >>> 8;
+  frame[1] = message.length & 0xff;
+  frame.set(message, 2);
+  return frame;
+}
+
 /**
  * Messages in, length-prefixed frames out (one output chunk per message). A
  * message over 65535 bytes errors the stream with `NoiseError` Policy (6000).
+ *
+ * @example
+ * ```ts
+ * import { frameEncoder } from "@pubky/noise/streams";
+ * const frames = ReadableStream.from([new TextEncoder().encode("hi")]).pipeThrough(frameEncoder());
+ * for await (const frame of frames) console.log(frame); // Uint8Array(4) [ 0, 2, 104, 105 ]: length, then bytes
+ * ```
  */
 export function frameEncoder(): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(message, controller) {
       // controller.error, not throw: workerd reports a throwing transform() as unhandled.
       if (!(message instanceof Uint8Array)) return controller.error(notBytes("frameEncoder"));
-      if (message.length > MAX_FRAME_LEN) {
-        return controller.error(
-          new NoiseError(
-            NoiseErrorCode.Policy,
-            `frame of ${message.length} bytes is longer than ${MAX_FRAME_LEN}`,
-          ),
-        );
-      }
-      const frame = new Uint8Array(2 + message.length);
-      frame[0] = message.length >>> 8;
-      frame[1] = message.length & 0xff;
-      frame.set(message, 2);
-      controller.enqueue(frame);
+      if (message.length > MAX_FRAME_LEN) return controller.error(tooLong(message.length));
+      controller.enqueue(frameOf(message));
     },
   });
 }
@@ -72,6 +127,16 @@ export function frameEncoder(): TransformStream<Uint8Array, Uint8Array> {
  * Bytes in (chunked any way), messages out. A frame longer than `maxFrameLen`
  * errors the stream with `NoiseError` Policy (6000) as soon as its length is
  * read; an end of input inside a frame errors it with ConnectionReset (8002).
+ *
+ * @example
+ * ```ts
+ * import { frameDecoder } from "@pubky/noise/streams";
+ * // Bytes as a socket delivers them, split anywhere: the frames "hi" and "!".
+ * const bytes = ReadableStream.from([Uint8Array.of(0), Uint8Array.of(2, 104), Uint8Array.of(105, 0, 1, 33)]);
+ * for await (const message of bytes.pipeThrough(frameDecoder())) {
+ *   console.log(new TextDecoder().decode(message)); // hi, then !
+ * }
+ * ```
  */
 export function frameDecoder(
   options: FrameDecoderOptions = {},
@@ -188,8 +253,29 @@ export function framed(
   options: FrameDecoderOptions = {},
 ): MessageCarrier {
   expectUnlocked(carrier, "framed");
-  const encoder = frameEncoder();
   const readable = carrier.readable.pipeThrough(frameDecoder(options));
-  encoder.readable.pipeTo(carrier.writable).catch(ignore);
-  return { readable, writable: encoder.writable };
+  // The writable frames each message and writes it to the byte stream's writer directly (a
+  // sink, not a TransformStream piped on: one stream hop less per message).
+  const bytes = carrier.writable.getWriter();
+  const fail = (e: NoiseError): never => {
+    bytes.abort(e).catch(ignore);
+    throw e;
+  };
+  const writable = new WritableStream<Uint8Array>({
+    write(message) {
+      if (!(message instanceof Uint8Array)) return fail(notBytes("framed"));
+      if (preFramed.has(message)) return bytes.write(message);
+      if (message.length > MAX_FRAME_LEN) return fail(tooLong(message.length));
+      return bytes.write(frameOf(message));
+    },
+    close() {
+      return bytes.close();
+    },
+    abort(reason) {
+      return bytes.abort(reason);
+    },
+  });
+  const out: MessageCarrier = { readable, writable };
+  framedCarriers.add(out);
+  return out;
 }

@@ -45,8 +45,28 @@
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import type { NoiseLink } from "../link.ts";
 import { asNoiseError, expectUnlocked, ignore, type MessageCarrier } from "./carrier.ts";
+import { isFramedCarrier, markFramed } from "./framing.ts";
 
-/** Largest plaintext of one Noise transport message (65535 − 16). */
+/**
+ * Largest plaintext of one Noise transport message (65535 − 16).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { encryptStream, MAX_CHUNK_PLAINTEXT } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * const wire = ReadableStream.from([new Uint8Array(100_000)]).pipeThrough(encryptStream(alice));
+ * for await (const message of wire) console.log(message.length - 16); // 65519, then 34481
+ * console.log(MAX_CHUNK_PLAINTEXT); // 65519
+ * ```
+ */
 export const MAX_CHUNK_PLAINTEXT = 65519;
 
 /** Chunks waiting on the writable side of each transform. */
@@ -65,6 +85,24 @@ function transformFailure(e: unknown): NoiseError {
  * Plaintext chunks of any size in, Noise transport messages out (each at most
  * 65535 bytes). Chunks must be `Uint8Array`; anything else errors the stream with
  * `NoiseError` Other.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { encryptStream } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * const upload = ReadableStream.from([new Uint8Array(150_000)]).pipeThrough(encryptStream(alice));
+ * let received = 0;
+ * for await (const message of upload) received += bob.decrypt(message).length; // send each one
+ * console.log(received); // 150000, in 3 Noise messages
+ * ```
  */
 export function encryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream<Uint8Array, Uint8Array>(
@@ -94,6 +132,26 @@ export function encryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint
  * Noise transport messages in (one per chunk, in order), plaintext out. A message
  * that fails to decrypt errors both sides of the stream with the `NoiseError`
  * (Snow 3000, `snow error: decrypt error`).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn, type NoiseError,
+ * } from "@pubky/noise";
+ * import { decryptStream } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * const first = alice.encrypt(new TextEncoder().encode("one"));
+ * const second = alice.encrypt(new TextEncoder().encode("two"));
+ * second[0] ^= 1; // tampered on the way
+ * const reader = ReadableStream.from([first, second]).pipeThrough(decryptStream(bob)).getReader();
+ * console.log(new TextDecoder().decode((await reader.read()).value)); // one
+ * await reader.read().catch((e: NoiseError) => console.log(e.message)); // snow error: decrypt error
+ * ```
  */
 export function decryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream<Uint8Array, Uint8Array>(
@@ -120,7 +178,30 @@ export function decryptStream(link: NoiseLink): TransformStream<Uint8Array, Uint
   );
 }
 
-/** The plaintext side of a secure session: what you read and write. */
+/**
+ * The plaintext side of a secure session: what you read and write.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   clientCompleteNn, clientStartNn, DummyRing, NoiseClient, NoiseServer, serverAcceptNn,
+ *   serverCompleteNn,
+ * } from "@pubky/noise";
+ * import { linkStreams, memoryCarrierPair, type PlaintextStreams } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const c = await clientStartNn(client);
+ * const s = await serverAcceptNn(new NoiseServer("kid", "server-device-0001", ring), c.firstMsg);
+ * const [alice, bob] = [await clientCompleteNn(client, c.hs, s.response), serverCompleteNn(s.hs)];
+ * const [a, b] = memoryCarrierPair(); // a WebSocket or framed socket in real life
+ * const mine: PlaintextStreams = linkStreams(alice, a);
+ * const theirs: PlaintextStreams = linkStreams(bob, b);
+ * const writer = mine.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("plaintext in, ciphertext on the carrier"));
+ * console.log(new TextDecoder().decode((await theirs.readable.getReader().read()).value)); // plaintext in, …
+ * await writer.close();
+ * ```
+ */
 export interface PlaintextStreams {
   /** Decrypted data from the peer. */
   readable: ReadableStream<Uint8Array>;
@@ -134,13 +215,92 @@ export interface PlaintextStreams {
  * {@linkcode encryptStream} piped to `carrier.writable`. Closing the writable
  * closes the carrier's writable; aborting or cancelling reaches the carrier.
  * Throws `NoiseError` Other if either stream of the carrier is locked.
+ *
+ * @example
+ * ```ts
+ * import { clientCompleteIk, clientStartIkDirect, DummyRing, NoiseClient, NoiseServer, serverAcceptIk, serverCompleteIk } from "@pubky/noise";
+ * import { linkStreams, memoryCarrierPair } from "@pubky/noise/streams";
+ * const ring = await DummyRing.create(new Uint8Array(32).fill(1), "kid");
+ * const client = new NoiseClient("kid", "client-device-0001", ring);
+ * const server = new NoiseServer("kid", "server-device-0001", ring);
+ * // A handshake done elsewhere (e.g. over HTTP), then the session on a carrier.
+ * const hello = await clientStartIkDirect(client, await server.staticPublicKey());
+ * const accepted = await serverAcceptIk(server, hello.firstMsg);
+ * const [a, b] = memoryCarrierPair();
+ * const up = linkStreams(await clientCompleteIk(hello.hs, accepted.response), a);
+ * const down = linkStreams(serverCompleteIk(accepted.hs), b);
+ * const reader = down.readable.getReader();
+ * await up.writable.getWriter().write(new TextEncoder().encode("hello"));
+ * console.log(new TextDecoder().decode((await reader.read()).value)); // hello
+ * ```
  */
 export function linkStreams(link: NoiseLink, carrier: MessageCarrier): PlaintextStreams {
   expectUnlocked(carrier, "linkStreams");
+  const readable = carrier.readable.pipeThrough(decryptStream(link));
+  if (isFramedCarrier(carrier)) return { readable, writable: framedEncryptWritable(link, carrier) };
   const encrypt = encryptStream(link);
   encrypt.readable.pipeTo(carrier.writable).catch(ignore);
-  return {
-    readable: carrier.readable.pipeThrough(decryptStream(link)),
-    writable: encrypt.writable,
+  return { readable, writable: encrypt.writable };
+}
+
+/**
+ * The plaintext writable of a link over a {@linkcode framed} carrier: each chunk is encrypted
+ * straight into one buffer of complete frames (length prefix and Noise message, for every
+ * 65519-byte piece), which the framed carrier writes to its byte stream as it is. The same bytes
+ * as `encryptStream` piped to the carrier, with one stream hop and one write per piece less.
+ */
+function framedEncryptWritable(
+  link: NoiseLink,
+  carrier: MessageCarrier,
+): WritableStream<Uint8Array> {
+  const out = carrier.writable.getWriter();
+  const fail = (e: NoiseError): never => {
+    out.abort(e).catch(ignore);
+    throw e;
   };
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (!(chunk instanceof Uint8Array)) {
+        return fail(
+          new NoiseError(NoiseErrorCode.Other, "encryptStream: chunks must be Uint8Array"),
+        );
+      }
+      if (chunk.length === 0) return;
+      let frames: Uint8Array;
+      try {
+        if (chunk.length <= MAX_CHUNK_PLAINTEXT) {
+          const message = link.encrypt(chunk);
+          frames = new Uint8Array(2 + message.length);
+          frames[0] = message.length >>> 8;
+          frames[1] = message.length & 0xff;
+          frames.set(message, 2);
+        } else {
+          const messages: Uint8Array[] = [];
+          let total = 0;
+          for (let off = 0; off < chunk.length; off += MAX_CHUNK_PLAINTEXT) {
+            const message = link.encrypt(chunk.subarray(off, off + MAX_CHUNK_PLAINTEXT));
+            messages.push(message);
+            total += 2 + message.length;
+          }
+          frames = new Uint8Array(total);
+          let at = 0;
+          for (const message of messages) {
+            frames[at] = message.length >>> 8;
+            frames[at + 1] = message.length & 0xff;
+            frames.set(message, at + 2);
+            at += 2 + message.length;
+          }
+        }
+      } catch (e) {
+        return fail(transformFailure(e));
+      }
+      return out.write(markFramed(frames));
+    },
+    close() {
+      return out.close();
+    },
+    abort(reason) {
+      return out.abort(reason);
+    },
+  }, { highWaterMark: WRITABLE_HWM });
 }
