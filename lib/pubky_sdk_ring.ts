@@ -20,9 +20,9 @@
  */
 import { NoiseError, NoiseErrorCode } from "./errors.ts";
 import { copyBytes, equalBytes, toHex, utf8 } from "./bytes.ts";
-import { deriveX25519ForDeviceEpoch, importHkdfSeed } from "./crypto/hkdf_sha512.ts";
+import { importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
-import type { RingKeyProvider } from "./ring.ts";
+import { type RingKeyProvider, withDerivedX25519 } from "./ring.ts";
 
 /**
  * A public key as the Pubky SDK represents it (one of the two forms is enough).
@@ -293,13 +293,7 @@ export class PubkyRingProvider implements RingKeyProvider {
     epoch: number,
     fn: (secret: Uint8Array) => T | Promise<T>,
   ): Promise<T> {
-    if (typeof fn !== "function") throw ringError("withDeviceX25519 needs a callback");
-    const secret = await deriveX25519ForDeviceEpoch(this.#hkdfKey, deviceId, epoch);
-    try {
-      return await fn(secret);
-    } finally {
-      secret.fill(0);
-    }
+    return await withDerivedX25519(this.#hkdfKey, deviceId, epoch, fn);
   }
 
   /** The keypair's Ed25519 public key (a copy; `kid` is ignored). */

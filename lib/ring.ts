@@ -60,6 +60,28 @@ export interface DummyRingOptions {
   epoch?: number;
 }
 
+/**
+ * The key feed of every seed-backed ring: derives the device static from the
+ * non-extractable HKDF key, runs `fn` with it and wipes it once `fn` settles.
+ * (Internal: shared by {@linkcode DummyRing} and the Pubky SDK ring.)
+ */
+export async function withDerivedX25519<T>(
+  hkdfKey: CryptoKey,
+  deviceId: Uint8Array,
+  epoch: number,
+  fn: (secret: Uint8Array) => T | Promise<T>,
+): Promise<T> {
+  if (typeof fn !== "function") {
+    throw new NoiseError(NoiseErrorCode.Ring, "withDeviceX25519 needs a callback");
+  }
+  const secret = await deriveX25519ForDeviceEpoch(hkdfKey, deviceId, epoch);
+  try {
+    return await fn(secret);
+  } finally {
+    secret.fill(0);
+  }
+}
+
 const INSPECT_NODE = Symbol.for("nodejs.util.inspect.custom");
 const INSPECT_DENO = Symbol.for("Deno.customInspect");
 
@@ -177,15 +199,7 @@ export class DummyRing implements RingKeyProvider {
     epoch: number,
     fn: (secret: Uint8Array) => T | Promise<T>,
   ): Promise<T> {
-    if (typeof fn !== "function") {
-      throw new NoiseError(NoiseErrorCode.Ring, "withDeviceX25519 needs a callback");
-    }
-    const secret = await deriveX25519ForDeviceEpoch(this.#hkdfKey, deviceId, epoch);
-    try {
-      return await fn(secret);
-    } finally {
-      secret.fill(0);
-    }
+    return await withDerivedX25519(this.#hkdfKey, deviceId, epoch, fn);
   }
 
   /**
