@@ -276,9 +276,9 @@ export class NoiseClient {
     const serverIdentity = decodeIdentityPayload(payloadBytes);
     const serverStaticPk = hs.remoteStatic;
     if (serverStaticPk === null) throw new NoiseError(NoiseErrorCode.RemoteStaticMissing);
-    // The server signs without knowing our static (no remote in its binding).
-    await verifyPeerIdentity(serverIdentity, serverStaticPk, "Server", null);
-    const payload = await signedIdentityPayload({
+    // Sign while the server's signature is checked: neither needs the other, and each may wait
+    // on a WebCrypto promise. Nothing is written until the verification has passed.
+    const signing = signedIdentityPayload({
       ring: this.ring,
       kid: this.kid,
       localNoisePub: s,
@@ -287,7 +287,14 @@ export class NoiseClient {
       serverHint,
       hintExpiresAt: this.#hintExpiresAt(),
     });
-    const finalMsg = await hs.writeMessage(payload);
+    try {
+      // The server signs without knowing our static (no remote in its binding).
+      await verifyPeerIdentity(serverIdentity, serverStaticPk, "Server", null);
+    } catch (e) {
+      signing.catch(() => {}); // the verification's error is the one to report
+      throw e;
+    }
+    const finalMsg = await hs.writeMessage(await signing);
     return { hs, finalMsg, serverIdentity, serverStaticPk };
   }
 

@@ -39,8 +39,40 @@ export interface SignIdentityParams {
   hintExpiresAt: number | null;
 }
 
-/** The encoded, signed identity payload of one handshake message. */
-export async function signedIdentityPayload(p: SignIdentityParams): Promise<Uint8Array> {
+/**
+ * The last binding a signer signed, and its signature. A server's XX binding covers only its own
+ * keys (no remote static), so it is the same for every client until the static key or the
+ * identity changes; Ed25519 signatures are deterministic (RFC 8032), so reusing the signature
+ * puts the same bytes on the wire and saves a signing call per handshake. A signature is public:
+ * the memo holds nothing secret.
+ */
+export class SignatureMemo {
+  #binding: Uint8Array | null = null;
+  #sig: Uint8Array | null = null;
+
+  /** The signature of `binding`, if it is the one remembered (a copy). */
+  get(binding: Uint8Array): Uint8Array | null {
+    const known = this.#binding;
+    if (known === null || this.#sig === null || known.length !== binding.length) return null;
+    for (let i = 0; i < known.length; i++) if (known[i] !== binding[i]) return null;
+    return this.#sig.slice();
+  }
+
+  /** Remembers `sig` as the signature of `binding` (both copied). */
+  set(binding: Uint8Array, sig: Uint8Array): void {
+    this.#binding = binding.slice();
+    this.#sig = sig.slice();
+  }
+}
+
+/**
+ * The encoded, signed identity payload of one handshake message. With a `memo`, a binding signed
+ * before is not signed again.
+ */
+export async function signedIdentityPayload(
+  p: SignIdentityParams,
+  memo?: SignatureMemo,
+): Promise<Uint8Array> {
   const ed25519Pub = await p.ring.ed25519PublicKey(p.kid);
   const binding = makeBindingMessage({
     ed25519Pub,
@@ -48,7 +80,11 @@ export async function signedIdentityPayload(p: SignIdentityParams): Promise<Uint
     role: p.role,
     remoteNoisePub: p.remoteNoisePub,
   });
-  const sig = await p.ring.signEd25519(p.kid, binding);
+  let sig = memo?.get(binding) ?? null;
+  if (sig === null) {
+    sig = await p.ring.signEd25519(p.kid, binding);
+    memo?.set(binding, sig);
+  }
   return encodeIdentityPayload({
     ed25519Pub,
     role: p.role,

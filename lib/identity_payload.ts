@@ -216,6 +216,9 @@ interface NumberToken {
   float: boolean;
 }
 
+/** Strict UTF-8, BOM kept as text (serde_json refuses it as a character). Stateless per call. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** A strict JSON reader over the decoded text, with serde_json's error texts. */
 class Reader {
   readonly #src: string;
@@ -493,6 +496,29 @@ class Reader {
     return value;
   }
 
+  /**
+   * A plain `0`–`255` right at the cursor, directly followed by `,` or `]` (all that
+   * serde_json writes in a byte array): consumed, and its value returned. Anything else
+   * returns -1 and consumes nothing, for `unsigned` to read or reject with its exact error.
+   */
+  plainU8(): number {
+    const src = this.#src;
+    let pos = this.#pos;
+    let c = src.charCodeAt(pos);
+    if (!isDigit(c)) return -1;
+    let value = c - 0x30;
+    c = src.charCodeAt(++pos);
+    if (value !== 0) { // a leading zero takes no more digits
+      for (let k = 0; k < 2 && isDigit(c); k++) {
+        value = value * 10 + c - 0x30;
+        c = src.charCodeAt(++pos);
+      }
+    }
+    if ((c !== 0x2c && c !== 0x5d) || value > 255) return -1;
+    this.#pos = pos;
+    return value;
+  }
+
   /** Reads a JSON array of u8 integers (at any length; callers check it). */
   bytes(expected: string): Uint8Array {
     if (this.peek() !== 0x5b) this.invalidType(expected);
@@ -501,7 +527,10 @@ class Reader {
     if (this.peek() === 0x5d) {
       this.bump();
     } else {
-      do out.push(this.unsigned("u8")); while (this.next("]"));
+      do {
+        const plain = this.plainU8();
+        out.push(plain >= 0 ? plain : this.unsigned("u8"));
+      } while (this.next("]"));
     }
     return Uint8Array.from(out);
   }
@@ -573,7 +602,7 @@ export function decodeIdentityPayload(
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw serdeError("invalid unicode code point: identity payload is not valid UTF-8");
   }

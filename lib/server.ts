@@ -11,7 +11,12 @@ import { type CryptoSuite, loadCryptoSuite } from "./crypto/suite.ts";
 import { HandshakeState } from "./noise/handshake_state.ts";
 import { IK, NN, XX } from "./noise/patterns.ts";
 import { decodeIdentityPayload, type IdentityPayload } from "./identity_payload.ts";
-import { checkServerHint, signedIdentityPayload, verifyPeerIdentity } from "./identity.ts";
+import {
+  checkServerHint,
+  SignatureMemo,
+  signedIdentityPayload,
+  verifyPeerIdentity,
+} from "./identity.ts";
 import type { RingKeyProvider } from "./ring.ts";
 import { StaticKeySource } from "./static_key.ts";
 import type { TraceLogger } from "./trace.ts";
@@ -128,6 +133,8 @@ export class NoiseServer {
   readonly #clock: () => number;
   readonly #crypto: CryptoSuite | undefined;
   readonly #static: StaticKeySource;
+  /** Our XX signature: the binding has no client key in it, so it is signed once. */
+  readonly #xxSignature = new SignatureMemo();
 
   /** Rust `NoiseServer::new_direct(kid, device_id, ring)`. */
   constructor(
@@ -247,7 +254,7 @@ export class NoiseServer {
         remoteNoisePub: null,
         serverHint: null,
         hintExpiresAt: this.#clock() + DEFAULT_HANDSHAKE_EXPIRY_SECS,
-      });
+      }, this.#xxSignature);
       const response = await hs.writeMessage(payload);
       return { hs, response, serverStaticPk };
     } catch (e) {

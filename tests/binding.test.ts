@@ -24,6 +24,7 @@ import {
   verifyIdentityBinding,
 } from "../lib/binding.ts";
 import { DummyRing } from "../lib/ring.ts";
+import { SPECCHECK } from "./_speccheck.ts";
 
 type Role = BindingParams["role"];
 
@@ -49,7 +50,11 @@ function throwsNoise(fn: () => unknown, code: number): void {
 const SIGNED = kat.bindings.filter((v) => "signer_seed" in v && "sig" in v) as Array<
   (typeof kat.bindings)[number] & { signer_seed: string; sig: string }
 >;
-const BACKENDS: Ed25519Backend[] = [ed25519Backends.webcrypto, ed25519Backends.noble];
+const BACKENDS: Ed25519Backend[] = [
+  ed25519Backends.webcrypto,
+  ed25519Backends.noble,
+  ed25519Backends.node,
+];
 
 describe("blake3", () => {
   test("official BLAKE3 test vectors", () => {
@@ -206,10 +211,11 @@ describe("identity binding signatures", () => {
 });
 
 describe("Ed25519 backends", () => {
-  test("WebCrypto is the active backend on Deno, Bun and Node", async () => {
+  test("Deno, Bun and Node sign on WebCrypto and verify on node:crypto", async () => {
     assert.equal(await ed25519BackendName(), "webcrypto");
     assert.equal(await ed25519BackendName("sign"), "webcrypto");
-    assert.equal(await ed25519BackendName("verify"), "webcrypto");
+    assert.equal(await ed25519BackendName("verify"), "node");
+    assert.equal(ed25519Backends.node.importSeed, importEd25519SeedWebCrypto);
     assert.equal(ed25519Backends.webcrypto.importSeed, importEd25519SeedWebCrypto);
     assert.equal(ed25519Backends.noble.importSeed, importEd25519SeedNoble);
   });
@@ -231,7 +237,7 @@ describe("Ed25519 backends", () => {
         const signer = await backend.importSeed(fromHex(v.signer_seed));
         sigs.push(toHex(await signer.sign(binding)));
       }
-      assert.deepEqual(sigs, [v.sig, v.sig]);
+      assert.deepEqual(sigs, BACKENDS.map(() => v.sig));
       const pub = ed25519.getPublicKey(fromHex(v.signer_seed));
       for (const backend of BACKENDS) {
         assert.equal(await backend.verify(pub, binding, fromHex(v.sig)), true, backend.name);
@@ -252,6 +258,7 @@ describe("Ed25519 backends", () => {
       assert.equal(toHex(sigWeb), toHex(sigNoble), `case ${i}`);
       assert.equal(await ed25519Backends.noble.verify(web.publicKey, msg, sigWeb), true);
       assert.equal(await ed25519Backends.webcrypto.verify(noble.publicKey, msg, sigNoble), true);
+      assert.equal(await ed25519Backends.node.verify(noble.publicKey, msg, sigNoble), true);
       assert.equal(await verifyEd25519(noble.publicKey, msg, sigWeb), true);
       const bad = flipBit(sigWeb, i * 31);
       for (const backend of BACKENDS) {
@@ -304,88 +311,6 @@ describe("Ed25519 backends", () => {
   });
 });
 
-/**
- * The 15 edge-case vectors of "Taming the many EdDSAs" (Chalkias, Garillot, Nikolaenko 2020),
- * from novifinancial/ed25519-speccheck `cases.json`: [message, public key, signature].
- */
-const SPECCHECK: Array<[string, string, string]> = [
-  [
-    "2a66241a42a9ee12994d8068dcf1bb7dfc6637b45450acd43711f637fa5080fc",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a0000000000000000000000000000000000000000000000000000000000000000",
-  ],
-  [
-    "8c93255d71dcab10e8f379c26200f3c7bd5f09d9bc3068d3ef4edeb4853022b6",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a0000000000000000000000000000000000000000000000000000000000000000",
-  ],
-  [
-    "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43a5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
-  ],
-  [
-    "9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43a5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
-  ],
-  [
-    "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa182ef1a5b928da07fec769cc8a12db6bcf70dab3f3227fa315e9d5e3e01a3405",
-  ],
-  [
-    "aebf3f2601a0c8c5d39cc7d8911642f740b78168218da8471772b35f9d35b9ab",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa8c4bd45aecaca5b24fb97bc10ac27ac8751a7dfe1baff8b953ec9f5833ca260e",
-  ],
-  [
-    "9bd9f44f4dcc75bd531b56b2cd280b0bb38fc1cd6d1230e14861d861de092e79",
-    "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-    "9046a64750444938de19f227bb80485e92b83fdb4b6506c160484c016cc1852f87909e14428a7a1d62e9f22f3d3ad7802db02eb2e688b6c52fcd6648a98bd009",
-  ],
-  [
-    "e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
-    "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-    "160a1cb0dc9c0258cd0a7d23e94d8fa878bcb1925f2c64246b2dee1796bed5125ec6bc982a269b723e0668e540911a9a6a58921d6925e434ab10aa7940551a09",
-  ],
-  [
-    "e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec4011eaccd55b53f56c",
-    "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
-    "21122a84e0b5fca4052f5b1235c80a537878b38f3142356b2c2384ebad4668b7e40bc836dac0f71076f9abe3a53f9c03c1ceeeddb658d0030494ace586687405",
-  ],
-  [
-    "85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
-    "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
-    "e96f66be976d82e60150baecff9906684aebb1ef181f67a7189ac78ea23b6c0e547f7690a0e2ddcd04d87dbc3490dc19b3b3052f7ff0538cb68afb369ba3a514",
-  ],
-  [
-    "85e241a07d148b41e47d62c63f830dc7a6851a0b1f33ae4bb2f507fb6cffec40",
-    "442aad9f089ad9e14647b1ef9099a1ff4798d78589e66f28eca69c11f582a623",
-    "8ce5b96c8f26d0ab6c47958c9e68b937104cd36e13c33566acd2fe8d38aa19427e71f98a473474f2f13f06f97c20d58cc3f54b8bd0d272f42b695dd7e89a8c22",
-  ],
-  [
-    "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff03be9678ac102edcd92b0210bb34d7428d12ffc5df5f37e359941266a4e35f0f",
-  ],
-  [
-    "9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41",
-    "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffca8c5b64cd208982aa38d4936621a4775aa233aa0505711d8fdcfdaa943d4908",
-  ],
-  [
-    "e96b7021eb39c1a163b6da4e3093dcd3f21387da4cc4572be588fafae23c155b",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
-  ],
-  [
-    "39a591f5321bbe07fd5a23dc2f39d025d74526615746727ceefd6e82ae65c06f",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "a9d55260f765261eb9b84e106f665e00b867287a761990d7135963ee0a7d59dca5bb704786be79fc476f91d3f3f89b03984d8068dcf1bb7dfc6637b45450ac04",
-  ],
-];
-
 /** Indices ed25519-dalek 2 `verify` accepts (speccheck table; #10 has a non-canonical `s`). */
 const DALEK_ACCEPTS = [1, 3, 5, 6, 14];
 
@@ -412,6 +337,10 @@ describe("Ed25519 verification edge cases (ed25519-speccheck)", () => {
 
   test("the webcrypto path gives the same answers as verifyEd25519", async () => {
     assert.deepEqual(await accepted(ed25519Backends.webcrypto.verify), [5, 6]);
+  });
+
+  test("the node:crypto path gives the same answers as verifyEd25519", async () => {
+    assert.deepEqual(await accepted(ed25519Backends.node.verify), [5, 6]);
   });
 
   test("the noble path additionally rejects mixed-order keys, nothing else", async () => {

@@ -20,7 +20,8 @@ import {
   serverCompleteNn,
   serverCompleteXx,
 } from "../lib/datalink_adapter.ts";
-import type { NoiseClient } from "../lib/client.ts";
+import { NoiseClient } from "../lib/client.ts";
+import type { RingKeyProvider } from "../lib/ring.ts";
 import type { NoiseServer } from "../lib/server.ts";
 import type { NoiseLink } from "../lib/link.ts";
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
@@ -29,6 +30,7 @@ import { DhKeyPair } from "../lib/crypto/x25519.ts";
 import {
   append,
   assertLinked,
+  CLIENT_DEVICE,
   CLIENT_ED25519_PUB,
   type CraftedPayload,
   craftPayload,
@@ -40,6 +42,7 @@ import {
   KAT_PAYLOADS,
   KAT_SERVER,
   KAT_SERVER_EPOCH1,
+  KID,
   makeClient,
   makeServer,
   ORDER8_POINT,
@@ -565,6 +568,21 @@ describe("identity binding", () => {
         await expectForgeryError(xxMsg2(client, payload), code, name);
       }
     }
+  });
+
+  test("XX message 2: the client signs while it verifies, and reports the forgery, not the signing", async () => {
+    const honest = await ring(1);
+    const failingSigner: RingKeyProvider = {
+      withDeviceX25519: (kid, deviceId, epoch, fn) =>
+        honest.withDeviceX25519(kid, deviceId, epoch, fn),
+      ed25519PublicKey: (kid) => honest.ed25519PublicKey(kid),
+      signEd25519: () => Promise.reject(new NoiseError(NoiseErrorCode.Ring, "signer offline")),
+    };
+    const client = new NoiseClient(KID, CLIENT_DEVICE, failingSigner);
+    const forged = await forgedServerPayload({ bindingRole: "Client" });
+    await expectForgeryError(xxMsg2(client, forged), 5000, "forged server, failing signer");
+    const genuine = await forgedServerPayload({});
+    await expectForgeryError(xxMsg2(client, genuine), NoiseErrorCode.Ring, "genuine server");
   });
 
   test("the client does not check the server's hint_expires_at (only servers check expiry)", async () => {

@@ -21,7 +21,7 @@ import {
 } from "../lib/datalink_adapter.ts";
 import { IK_SUITE, NN_SUITE, NoiseClient, PROLOGUE, XX_SUITE } from "../lib/client.ts";
 import { DummyRing, type RingKeyProvider } from "../lib/ring.ts";
-import type { NoiseServer } from "../lib/server.ts";
+import { NoiseServer } from "../lib/server.ts";
 import { SessionId } from "../lib/session_id.ts";
 import { HandshakeState } from "../lib/noise/handshake_state.ts";
 import { IK } from "../lib/noise/patterns.ts";
@@ -431,5 +431,55 @@ describe("the device static key", () => {
     const pinned = await server.staticPublicKey();
     for (let i = 0; i < 3; i++) await ik(client, server, pinned);
     assert.equal(c.count(), 3);
+  });
+});
+
+describe("the server's XX signature", () => {
+  /** A ring that counts signatures, and whose Ed25519 identity can be swapped for another. */
+  async function swappableRing() {
+    const device = await DummyRing.create(new Uint8Array(32).fill(2), "kid");
+    let identity = device;
+    let signatures = 0;
+    const ring: RingKeyProvider = {
+      withDeviceX25519: (kid, deviceId, epoch, fn) =>
+        device.withDeviceX25519(kid, deviceId, epoch, fn),
+      ed25519PublicKey: (kid) => identity.ed25519PublicKey(kid),
+      signEd25519: (kid, m) => {
+        signatures++;
+        return identity.signEd25519(kid, m);
+      },
+    };
+    return {
+      ring,
+      signatures: () => signatures,
+      swapIdentity: async () => {
+        identity = await DummyRing.create(new Uint8Array(32).fill(0x77), "kid");
+      },
+    };
+  }
+
+  test("is signed once for many XX handshakes; every message 2 still carries the KAT payload", async () => {
+    const r = await swappableRing();
+    const server = new NoiseServer("kid", KAT_SERVER.device_id, r.ring, { clock: () => KAT_NOW });
+    for (let i = 0; i < 3; i++) {
+      const initiator = await rawXxInitiator();
+      const s1 = await serverAcceptXx(server, await initiator.writeMessage());
+      assert.equal(toHex(await initiator.readMessage(s1.response)), KAT_XX_SERVER.json_hex);
+    }
+    assert.equal(r.signatures(), 1);
+  });
+
+  test("is signed again when the ring's Ed25519 identity changes, and clients see the new one", async () => {
+    const r = await swappableRing();
+    const server = new NoiseServer("kid", KAT_SERVER.device_id, r.ring);
+    const client = await makeClient();
+    const before = await xx(client, server);
+    assert.equal(toHex(before.c2.serverIdentity.ed25519Pub), SERVER_ED25519_PUB);
+    await r.swapIdentity();
+    const after = await xx(client, server);
+    const expected = await (await DummyRing.create(new Uint8Array(32).fill(0x77), "kid"))
+      .ed25519PublicKey("kid");
+    assert.equal(toHex(after.c2.serverIdentity.ed25519Pub), toHex(expected));
+    assert.equal(r.signatures(), 2);
   });
 });

@@ -1,13 +1,17 @@
 /**
- * Ed25519 behind a small interface, with two interchangeable backends:
+ * Ed25519 behind a small interface, with interchangeable backends:
  *
  * - **webcrypto**: the seed is imported once as a non-extractable PKCS#8 `Ed25519` key and
  *   signing happens inside the runtime (OpenSSL, BoringSSL or Rust). Used wherever it works.
  * - **noble**: `@noble/curves` (pure JS). Used where WebCrypto has no Ed25519; the signer keeps
  *   a private copy of the seed because noble needs it for every signature.
+ * - **node** (verification only): `node:crypto.verify`, synchronous, so a verification costs no
+ *   thread hop (WebCrypto's `verify` is a promise that Deno and Node settle on another thread).
+ *   Only public keys are involved. Signing stays on WebCrypto: `node:crypto` signs only with a
+ *   `KeyObject`, which can be exported, and the seed must stay a non-extractable `CryptoKey`.
  *
- * Both produce the same deterministic RFC 8032 signatures; the backend is detected once per
- * process (and cross-checked against noble on a fixed seed) by {@linkcode ed25519BackendName}.
+ * Both signers produce the same deterministic RFC 8032 signatures; the backends are detected once
+ * per process (and cross-checked against noble on fixed inputs) by {@linkcode ed25519BackendName}.
  *
  * ## Verification semantics
  *
@@ -26,10 +30,12 @@
  * non-canonical public keys (speccheck #1, #3, #14), which no honest key produces; it never
  * accepts a signature that dalek or noble rejects. The result is the same on Deno, Bun and Node.
  *
- * - webcrypto verify (fast path, all current runtimes): noble decodes and checks `A` and the
- *   encodings of `R`/`s` (cheap), then WebCrypto checks the cofactorless equation. It is used
- *   only if the one-time probe shows that the runtime rejects a non-canonical `s` and a
+ * - node verify (fastest, Deno, Bun and Node): noble decodes and checks `A` and the encodings of
+ *   `R`/`s` (cheap), then `node:crypto.verify` checks the cofactorless equation. It is used only
+ *   if the one-time probe shows that the runtime rejects a non-canonical `s` and a
  *   cofactored-only signature (speccheck #4) while accepting a valid one.
+ * - webcrypto verify (workerd, and wherever `node:crypto` fails the probe): the same checks,
+ *   with the equation on WebCrypto, under the same probe.
  * - noble verify (fallback): `ed25519.verify(..., { zip215: false })` and, because noble is
  *   cofactored, additionally requires `A` and `R` to be torsion-free (equivalent to the
  *   cofactorless equation whenever `A` is torsion-free). It also rejects mixed-order public keys
@@ -38,7 +44,8 @@
  * Speed (median ops/s, this VM, `bench` loop outside the tests; Node 20 / Deno 2.9 / Bun 1.4):
  * sign webcrypto 11k / 18k / 36k vs noble 1.6k / 3.9k / 3.5k; verify webcrypto fast path
  * 3.1k / 6.1k / 7.3k vs noble 0.87k / 2.0k / 2.2k (noble fallback with torsion checks
- * 0.35k / 0.83k / 1.1k).
+ * 0.35k / 0.83k / 1.1k); `node:crypto.verify` with the key imported once is 1.5× / 2.2× / 1.5×
+ * WebCrypto's verify.
  *
  * @module
  */
@@ -47,6 +54,7 @@ import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, toHex } from "../bytes.ts";
+import { keyToBase64Url } from "./jwk.ts";
 
 /** Length of an Ed25519 seed (secret key) in bytes. */
 const SEED_LEN = 32;
@@ -110,7 +118,7 @@ export interface Ed25519Signer {
  * console.log(name); // "webcrypto" or "noble"
  * ```
  */
-export type Ed25519BackendName = "webcrypto" | "noble";
+export type Ed25519BackendName = "webcrypto" | "noble" | "node";
 
 /**
  * One Ed25519 implementation: seed import (signing) and verification.
@@ -125,17 +133,18 @@ export type Ed25519BackendName = "webcrypto" | "noble";
  * ```
  */
 export interface Ed25519Backend {
-  /** `"webcrypto"` or `"noble"`. */
+  /** `"webcrypto"`, `"noble"` or `"node"`. */
   readonly name: Ed25519BackendName;
   /**
    * Imports a 32-byte seed as a signer. The webcrypto backend rejects with `NoiseError` (Ring)
-   * when the runtime has no usable WebCrypto Ed25519.
+   * when the runtime has no usable WebCrypto Ed25519. The node backend signs with WebCrypto too:
+   * a seed never becomes an exportable `node:crypto` key.
    */
   importSeed(seed: Uint8Array): Promise<Ed25519Signer>;
   /**
    * Verifies `signature` over `message` with this backend only; `false` for any malformed input.
-   * The webcrypto backend rejects with `NoiseError` (Ring) when the runtime has no usable
-   * WebCrypto Ed25519 verification.
+   * The webcrypto and node backends reject with `NoiseError` (Ring) when the runtime has no
+   * usable WebCrypto or `node:crypto` Ed25519 verification.
    */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
@@ -305,26 +314,61 @@ function publicKeyAcceptable(publicKey: Uint8Array): boolean {
 }
 
 /**
- * Public keys already checked and imported for verification. Peers reconnect with
- * the same identity, and both the point decompression (a field square root) and
- * the WebCrypto import cost more than the verification itself. Bounded, oldest
- * evicted first; it holds public keys only.
+ * Public keys already checked and imported for verification, one cache per backend. Peers
+ * reconnect with the same identity, and both the point decompression (a field square root) and
+ * the import cost more than the verification itself. Bounded, oldest evicted first; they hold
+ * public keys only. `null` marks a key that noble's rules refuse.
  */
-const verifyKeys = new Map<string, Promise<CryptoKey> | null>();
 const MAX_VERIFY_KEYS = 1024;
 
-function verifyKeyFor(publicKey: Uint8Array): Promise<CryptoKey> | null {
+function cachedVerifyKey<K>(
+  cache: Map<string, K | null>,
+  publicKey: Uint8Array,
+  importKey: () => K,
+): K | null {
   const id = toHex(publicKey);
-  let key = verifyKeys.get(id);
+  let key = cache.get(id);
   if (key === undefined) {
-    key = publicKeyAcceptable(publicKey)
-      ? crypto.subtle.importKey("raw", bufferSource(publicKey), ALG, false, ["verify"])
-      : null;
-    if (verifyKeys.size >= MAX_VERIFY_KEYS) verifyKeys.delete(verifyKeys.keys().next().value!);
-    verifyKeys.set(id, key);
-    key?.catch(() => verifyKeys.delete(id));
+    key = publicKeyAcceptable(publicKey) ? importKey() : null;
+    if (cache.size >= MAX_VERIFY_KEYS) cache.delete(cache.keys().next().value!);
+    cache.set(id, key);
   }
   return key;
+}
+
+const webCryptoVerifyKeys = new Map<string, Promise<CryptoKey> | null>();
+
+function webCryptoVerifyKeyFor(publicKey: Uint8Array): Promise<CryptoKey> | null {
+  return cachedVerifyKey(webCryptoVerifyKeys, publicKey, () => {
+    const key = crypto.subtle.importKey("raw", bufferSource(publicKey), ALG, false, ["verify"]);
+    key.catch(() => webCryptoVerifyKeys.delete(toHex(publicKey)));
+    return key;
+  });
+}
+
+/** The subset of `node:crypto` the node verifier needs (structural: no Node types). */
+interface NodeEd25519Crypto {
+  createPublicKey(key: { key: { kty: "OKP"; crv: "Ed25519"; x: string }; format: "jwk" }): object;
+  verify(algorithm: null, data: Uint8Array, key: object, signature: Uint8Array): boolean;
+}
+
+const nodeVerifyKeys = new Map<string, object | null>();
+
+function nodeImport(nc: NodeEd25519Crypto, publicKey: Uint8Array): object {
+  return nc.createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: keyToBase64Url(publicKey) },
+    format: "jwk",
+  });
+}
+
+/** The equation on `node:crypto` (cofactorless where the probe accepts it); throws on failure. */
+function nodeEquation(
+  nc: NodeEd25519Crypto,
+  key: object,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return nc.verify(null, message, key, signature) === true;
 }
 
 /** The equation on WebCrypto (cofactorless on every runtime the probe accepts). */
@@ -351,9 +395,22 @@ async function verifyWebCryptoUnchecked(
   signature: Uint8Array,
 ): Promise<boolean> {
   if (!signatureEncodingAcceptable(signature)) return false;
-  const key = verifyKeyFor(publicKey);
+  const key = webCryptoVerifyKeyFor(publicKey);
   if (key === null) return false;
   return await crypto.subtle.verify(ALG, await key, bufferSource(signature), bufferSource(message));
+}
+
+/** Fastest path: noble's key/encoding rules, then the cofactorless equation on `node:crypto`. */
+function verifyNodeUnchecked(
+  nc: NodeEd25519Crypto,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (!signatureEncodingAcceptable(signature)) return false;
+  const key = cachedVerifyKey(nodeVerifyKeys, publicKey, () => nodeImport(nc, publicKey));
+  if (key === null) return false;
+  return nodeEquation(nc, key, message, signature);
 }
 
 /** Fallback: noble (cofactored, RFC 8032 decoding) plus torsion-free `A` and `R`. */
@@ -376,8 +433,50 @@ function verifyNobleSync(
 // feature detection (once per process)
 
 interface Capabilities {
+  /** WebCrypto signs, and agrees with noble. */
   sign: boolean;
-  verify: boolean;
+  /** WebCrypto's verify passes the probe. */
+  webCryptoVerify: boolean;
+  /** `node:crypto`, if its verify passes the probe. */
+  node: NodeEd25519Crypto | null;
+}
+
+/**
+ * A verification equation passes the probe if it accepts a valid signature and rejects a
+ * tampered message, a non-canonical `s` (`s + L`) and a cofactored-only signature. A throw
+ * counts as a rejection, except on the valid signature.
+ */
+async function passesProbe(
+  equation: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+    | boolean
+    | Promise<boolean>,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const rejects = async (p: Uint8Array, m: Uint8Array, s: Uint8Array) => {
+    try {
+      return !(await equation(p, m, s));
+    } catch {
+      return true;
+    }
+  };
+  // s + L (< 2^254) is the same signature with a non-canonical scalar.
+  const s = bytesToNumberLE(signature.subarray(32)) + L;
+  const malleated = signature.slice();
+  for (let i = 0, v = s; i < 32; i++, v >>= 8n) malleated[32 + i] = Number(v & 0xffn);
+  try {
+    if (!(await equation(publicKey, message, signature))) return false;
+  } catch {
+    return false;
+  }
+  return await rejects(publicKey, message.slice(1), signature) &&
+    await rejects(publicKey, message, malleated) &&
+    await rejects(
+      hex(COFACTORED_ONLY.publicKey),
+      hex(COFACTORED_ONLY.message),
+      hex(COFACTORED_ONLY.signature),
+    );
 }
 
 const hex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
@@ -394,7 +493,7 @@ const COFACTORED_ONLY = {
 };
 
 async function probe(): Promise<Capabilities> {
-  const caps: Capabilities = { sign: false, verify: false };
+  const caps: Capabilities = { sign: false, webCryptoVerify: false, node: null };
   if (typeof crypto === "undefined" || typeof crypto.subtle?.importKey !== "function") return caps;
   // A fixed, public test seed: the probe handles no secret.
   const seed = new Uint8Array(SEED_LEN).fill(0x5a);
@@ -408,22 +507,18 @@ async function probe(): Promise<Capabilities> {
   } catch {
     caps.sign = false;
   }
+  caps.webCryptoVerify = await passesProbe(webCryptoEquation, publicKey, message, expected);
   try {
-    // s + L (< 2^254) is the same signature with a non-canonical scalar.
-    const s = bytesToNumberLE(expected.subarray(32)) + L;
-    const malleated = expected.slice();
-    for (let i = 0, v = s; i < 32; i++, v >>= 8n) malleated[32 + i] = Number(v & 0xffn);
-    const valid = await webCryptoEquation(publicKey, message, expected);
-    const tampered = await webCryptoEquation(publicKey, message.slice(1), expected);
-    const lax = await webCryptoEquation(publicKey, message, malleated);
-    const cofactored = await webCryptoEquation(
-      hex(COFACTORED_ONLY.publicKey),
-      hex(COFACTORED_ONLY.message),
-      hex(COFACTORED_ONLY.signature),
+    const nc = await import("node:crypto") as unknown as NodeEd25519Crypto;
+    const nodeWorks = await passesProbe(
+      (p, m, s) => nodeEquation(nc, nodeImport(nc, p), m, s),
+      publicKey,
+      message,
+      expected,
     );
-    caps.verify = valid && !tampered && !lax && !cofactored;
+    caps.node = nodeWorks ? nc : null;
   } catch {
-    caps.verify = false;
+    // No node:crypto (workerd without nodejs_compat, browsers), or no Ed25519 in it.
   }
   return caps;
 }
@@ -537,7 +632,15 @@ export async function verifyEd25519(
   signature: Uint8Array,
 ): Promise<boolean> {
   if (!wellFormed(publicKey, message, signature)) return false;
-  if ((await detect()).verify) {
+  const caps = await detect();
+  if (caps.node !== null) {
+    try {
+      return verifyNodeUnchecked(caps.node, publicKey, message, signature);
+    } catch {
+      // An unexpected node:crypto failure: decide with the next path instead.
+    }
+  }
+  if (caps.webCryptoVerify) {
     try {
       return await verifyWebCryptoUnchecked(publicKey, message, signature);
     } catch {
@@ -549,19 +652,22 @@ export async function verifyEd25519(
 
 /**
  * The backend used by {@linkcode importEd25519Seed} (`op = "sign"`, the default) or by
- * {@linkcode verifyEd25519} (`op = "verify"`) in this runtime. Detected once and cached.
+ * {@linkcode verifyEd25519} (`op = "verify"`) in this runtime. Detected once and cached. Signing
+ * is `"webcrypto"` or `"noble"`; verification is `"node"` where `node:crypto` passes the probe.
  *
  * @example
  * ```ts
  * import { ed25519BackendName } from "@pubky/noise";
  * console.log(await ed25519BackendName()); // "webcrypto" on Deno, Bun, Node 20+ and workerd
- * console.log(await ed25519BackendName("verify"));
+ * console.log(await ed25519BackendName("verify")); // "node" on Deno, Bun and Node
  * ```
  */
 export async function ed25519BackendName(
   op: "sign" | "verify" = "sign",
 ): Promise<Ed25519BackendName> {
-  return (await detect())[op] ? "webcrypto" : "noble";
+  const caps = await detect();
+  if (op === "sign") return caps.sign ? "webcrypto" : "noble";
+  return caps.node !== null ? "node" : caps.webCryptoVerify ? "webcrypto" : "noble";
 }
 
 /**
@@ -582,6 +688,7 @@ export async function ed25519BackendName(
 export const ed25519Backends: {
   readonly webcrypto: Ed25519Backend;
   readonly noble: Ed25519Backend;
+  readonly node: Ed25519Backend;
 } = Object.freeze({
   webcrypto: Object.freeze(
     {
@@ -592,7 +699,9 @@ export const ed25519Backends: {
         message: Uint8Array,
         signature: Uint8Array,
       ): Promise<boolean> {
-        if (!(await detect()).verify) throw new NoiseError(NoiseErrorCode.Ring, UNAVAILABLE);
+        if (!(await detect()).webCryptoVerify) {
+          throw new NoiseError(NoiseErrorCode.Ring, UNAVAILABLE);
+        }
         if (!wellFormed(publicKey, message, signature)) return false;
         try {
           return await verifyWebCryptoUnchecked(publicKey, message, signature);
@@ -608,6 +717,28 @@ export const ed25519Backends: {
       importSeed: importEd25519SeedNoble,
       verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
         return Promise.resolve(verifyNobleSync(publicKey, message, signature));
+      },
+    } as const,
+  ),
+  node: Object.freeze(
+    {
+      name: "node",
+      importSeed: importEd25519SeedWebCrypto,
+      async verify(
+        publicKey: Uint8Array,
+        message: Uint8Array,
+        signature: Uint8Array,
+      ): Promise<boolean> {
+        const nc = (await detect()).node;
+        if (nc === null) {
+          throw new NoiseError(NoiseErrorCode.Ring, "node:crypto Ed25519 is not available here");
+        }
+        if (!wellFormed(publicKey, message, signature)) return false;
+        try {
+          return verifyNodeUnchecked(nc, publicKey, message, signature);
+        } catch {
+          return false;
+        }
       },
     } as const,
   ),

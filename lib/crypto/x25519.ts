@@ -13,6 +13,7 @@
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, expectLength, isAllZero, wipe } from "../bytes.ts";
+import { keyFromBase64Url, keyToBase64Url } from "./jwk.ts";
 
 /** Length of an X25519 key or shared secret. */
 export const DHLEN = 32;
@@ -277,40 +278,6 @@ interface NodeX25519Crypto {
   generateKeyPairSync(type: "x25519"): { privateKey: NodeKeyObject; publicKey: NodeKeyObject };
   createPublicKey(key: { key: X25519Jwk; format: "jwk" }): NodeKeyObject;
   diffieHellman(options: { privateKey: NodeKeyObject; publicKey: NodeKeyObject }): Uint8Array;
-}
-
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const B64URL_INDEX = new Map(Array.from(B64URL, (c, i) => [c, i]));
-
-/** Unpadded base64url of a 32-byte key (43 characters). */
-function keyToBase64Url(key: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < 30; i += 3) {
-    const n = (key[i] << 16) | (key[i + 1] << 8) | key[i + 2];
-    out += B64URL[n >> 18] + B64URL[(n >> 12) & 63] + B64URL[(n >> 6) & 63] + B64URL[n & 63];
-  }
-  const n = (key[30] << 16) | (key[31] << 8);
-  return out + B64URL[n >> 18] + B64URL[(n >> 12) & 63] + B64URL[(n >> 6) & 63];
-}
-
-/** The 32-byte key of unpadded base64url `x`; `null` unless it is exactly that. */
-function keyFromBase64Url(x: string | undefined): Uint8Array | null {
-  if (typeof x !== "string" || x.length !== 43) return null;
-  const out = new Uint8Array(DHLEN);
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < 43; i++) {
-    const v = B64URL_INDEX.get(x[i]);
-    if (v === undefined) return null;
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  return o === DHLEN ? out : null;
 }
 
 /**

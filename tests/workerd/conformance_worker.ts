@@ -50,6 +50,7 @@ import {
   serverCompleteXx,
   suiteBackends,
   toHex,
+  verifyEd25519,
   verifyIdentityBinding,
 } from "../../mod.ts";
 import { bindingInput } from "../../lib/binding.ts";
@@ -61,6 +62,7 @@ import cacophony from "../vectors/cacophony-subset.json" with { type: "json" };
 import snow from "../vectors/snow-subset.json" with { type: "json" };
 import noiseC from "../vectors/noise-c-subset.json" with { type: "json" };
 import kat from "../vectors/pubky-kat.json" with { type: "json" };
+import { SPECCHECK } from "../_speccheck.ts";
 import wireguard from "../vectors/wireguard-hkdf-blake2s.json" with { type: "json" };
 
 /** The bindings miniflare gives the worker. */
@@ -357,6 +359,17 @@ async function katChecks(checks: Checks, suite: CryptoSuite): Promise<void> {
       equal(toHex(await suite.dh.dh(me, fromHex(v.remote_pk))), v.shared_secret, v.description);
     }
   });
+
+  await checks.run(
+    "Ed25519 speccheck vectors: verifyEd25519 accepts exactly #5 and #6",
+    async () => {
+      const accepted: number[] = [];
+      for (const [i, [msg, pub, sig]] of SPECCHECK.entries()) {
+        if (await verifyEd25519(fromHex(pub), fromHex(msg), fromHex(sig))) accepted.push(i);
+      }
+      equal(accepted.join(","), "5,6", "accepted speccheck vectors");
+    },
+  );
 
   await checks.run("KAT ed25519_from_seed: ring public keys", async () => {
     for (const v of kat.ed25519_from_seed) {
