@@ -53,10 +53,14 @@ export class NoiseLink {
     return this.#sessionId.toBytes();
   }
 
-  /** Seals `plaintext` (at most 65519 bytes) into one transport message. */
-  encrypt(plaintext: Uint8Array): Uint8Array {
-    if (this.#trace === undefined) return this.#transport.writeMessage(plaintext);
-    return this.#trace.encrypt(plaintext);
+  /**
+   * Seals `plaintext` (at most 65519 bytes) into one transport message. With `output`, exactly
+   * `plaintext.length + 16` bytes (e.g. a view into a frame buffer), the message is written
+   * there instead of a new array, and `output` returned.
+   */
+  encrypt(plaintext: Uint8Array, output?: Uint8Array): Uint8Array {
+    if (this.#trace === undefined) return this.#transport.writeMessage(plaintext, output);
+    return this.#trace.encrypt(plaintext, output);
   }
 
   /** Opens the next transport message; refused, with nothing changed, unless it authenticates. */

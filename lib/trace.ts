@@ -314,11 +314,11 @@ export class LinkTracer {
   }
 
   /** `TransportState.writeMessage`, traced. */
-  encrypt(plaintext: Uint8Array): Uint8Array {
+  encrypt(plaintext: Uint8Array, output?: Uint8Array): Uint8Array {
     const nonce = this.#transport.sendNonce;
     let out: Uint8Array;
     try {
-      out = this.#transport.writeMessage(plaintext);
+      out = this.#transport.writeMessage(plaintext, output);
     } catch (e) {
       throw this.#error("encrypt", nonce, plaintext, e);
     }

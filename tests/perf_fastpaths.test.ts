@@ -330,3 +330,104 @@ describe("link streams over a framed carrier", () => {
     );
   });
 });
+
+describe("sealing into the caller's buffer, and opening without a copy", () => {
+  /** Two identical initiator links (same keys), so that two paths can encrypt the same bytes. */
+  async function twins(suite: CryptoSuite): Promise<[NoiseLink, NoiseLink]> {
+    const [a, b] = [await transcript(suite, XX), await transcript(suite, XX)];
+    assert.equal(a.hash, b.hash);
+    return [new NoiseLink(a.tr), new NoiseLink(b.tr)];
+  }
+  const SIZES = [0, 1, 64, 4095, 4096, 65519];
+
+  for (
+    const [name, suite] of [["default", loadCryptoSuite], ["noble", nobleCryptoSuite]] as const
+  ) {
+    test(`${name} suite: a message sealed into a view of a larger buffer is the same message`, async () => {
+      const [a, b] = await twins(await suite());
+      for (const size of SIZES) {
+        const plaintext = rand(size);
+        const big = new Uint8Array(size + 16 + 5).fill(0xee);
+        const view = big.subarray(3, 3 + size + 16);
+        const expected = a.encrypt(plaintext);
+        assert.equal(b.encrypt(plaintext, view), view, "returns the view it was given");
+        assert.equal(toHex(view), toHex(expected), `size ${size}`);
+        assert.deepEqual([...big.subarray(0, 3), ...big.subarray(3 + size + 16)], [
+          0xee,
+          0xee,
+          0xee,
+          0xee,
+          0xee,
+        ]);
+      }
+    });
+
+    test(`${name} suite: an output that holds the plaintext itself is sealed in place correctly`, async () => {
+      const [a, b] = await twins(await suite());
+      for (const size of SIZES) {
+        const plaintext = rand(size);
+        const expected = a.encrypt(plaintext);
+        const buffer = new Uint8Array(size + 16);
+        buffer.set(plaintext);
+        b.encrypt(buffer.subarray(0, size), buffer);
+        assert.equal(toHex(buffer), toHex(expected), `size ${size}`);
+      }
+    });
+
+    test(`${name} suite: an output of the wrong length is refused with Other; the nonce stays`, async () => {
+      const [a, b] = await twins(await suite());
+      const plaintext = rand(10);
+      for (const bad of [new Uint8Array(25), new Uint8Array(27), [] as unknown as Uint8Array]) {
+        assert.throws(
+          () => b.encrypt(plaintext, bad),
+          (e) => e instanceof NoiseError && e.code === NoiseErrorCode.Other,
+        );
+      }
+      assert.equal(b.transport.sendNonce, 0n);
+      assert.equal(toHex(b.encrypt(plaintext)), toHex(a.encrypt(plaintext)));
+    });
+  }
+
+  test("the default cipher agrees with noble with and without AD, into an output or not", async () => {
+    const cipher = (await loadCryptoSuite()).cipher;
+    const noble = nobleCryptoSuite().cipher;
+    for (const adLength of [0, 1, 16, 100]) {
+      for (const size of SIZES) {
+        const key = rand(32);
+        const ad = rand(adLength);
+        const plaintext = rand(size);
+        const expected = noble.encrypt(key, 7n, ad, plaintext);
+        const output = new Uint8Array(size + 16);
+        assert.equal(cipher.encrypt(key, 7n, ad, plaintext, output), output);
+        assert.equal(toHex(output), toHex(expected), `${cipher.name} ad ${adLength} size ${size}`);
+        assert.equal(toHex(cipher.encrypt(key, 7n, ad, plaintext)), toHex(expected));
+        const opened = cipher.decrypt(key, 7n, ad, expected);
+        assert.ok(opened !== null);
+        assert.equal(toHex(opened), toHex(plaintext));
+        if (size > 0) {
+          const tampered = expected.slice();
+          tampered[size - 1] ^= 1;
+          assert.equal(cipher.decrypt(key, 7n, ad, tampered), null);
+        }
+        assert.equal(cipher.decrypt(key, 7n, rand(adLength + 1), expected), null, "other AD");
+      }
+    }
+  });
+
+  test("a decrypted message is a plain Uint8Array that owns all of its buffer", async () => {
+    const cipher = (await loadCryptoSuite()).cipher;
+    const key = rand(32);
+    for (const size of [1, 64, 4095, 8191, 65519]) {
+      const opened = cipher.decrypt(
+        key,
+        1n,
+        new Uint8Array(0),
+        cipher.encrypt(key, 1n, new Uint8Array(0), rand(size)),
+      )!;
+      // A pooled Buffer would expose other data through `.buffer`, and its `slice` is a view.
+      assert.equal(Object.getPrototypeOf(opened), Uint8Array.prototype, `size ${size}`);
+      assert.equal(opened.byteOffset, 0);
+      assert.equal(opened.buffer.byteLength, size);
+    }
+  });
+});

@@ -30,8 +30,17 @@ export const TAGLEN = 16;
 export interface ChaChaPoly {
   /** `"noble"` or `"node"`. */
   readonly name: string;
-  /** Ciphertext with the 16-byte tag appended. */
-  encrypt(key: Uint8Array, nonce: bigint, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Ciphertext with the 16-byte tag appended. With `output` (exactly `plaintext.length + 16`
+   * bytes, which may overlap `plaintext`), the result is written there and `output` returned.
+   */
+  encrypt(
+    key: Uint8Array,
+    nonce: bigint,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    output?: Uint8Array,
+  ): Uint8Array;
   /** Plaintext, or `null` when the tag does not authenticate. */
   decrypt(
     key: Uint8Array,
@@ -61,8 +70,8 @@ function scratchNonceBytes(n: bigint): Uint8Array {
 /** The portable backend: `@noble/ciphers`. */
 export const nobleChaChaPoly: ChaChaPoly = {
   name: "noble",
-  encrypt(key, nonce, ad, plaintext) {
-    return chacha20poly1305(key, scratchNonceBytes(nonce), ad).encrypt(plaintext);
+  encrypt(key, nonce, ad, plaintext, output) {
+    return chacha20poly1305(key, scratchNonceBytes(nonce), ad).encrypt(plaintext, output);
   },
   decrypt(key, nonce, ad, ciphertext) {
     if (ciphertext.length < TAGLEN) return null;
@@ -76,7 +85,7 @@ export const nobleChaChaPoly: ChaChaPoly = {
 
 /** The subset of `node:crypto` this backend needs (kept structural: no Node types required). */
 interface NodeCipher {
-  setAAD(ad: Uint8Array, options: { plaintextLength: number }): unknown;
+  setAAD(ad: Uint8Array): unknown;
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
 }
@@ -96,19 +105,34 @@ interface NodeCrypto {
 }
 
 const ALG = "chacha20-poly1305";
+const TAG_OPTIONS = { authTagLength: TAGLEN };
+
+/**
+ * `body` as a plain `Uint8Array`, without a copy when it is the only thing in its buffer:
+ * `node:crypto` returns a `Buffer`, whose `slice` is a view and which may sit in a shared pool
+ * (its `.buffer` then holds other data), so a pooled one is copied out.
+ */
+function ownBytes(body: Uint8Array): Uint8Array {
+  const buffer = body.buffer;
+  if (body.byteOffset === 0 && buffer.byteLength === body.length && buffer instanceof ArrayBuffer) {
+    return new Uint8Array(buffer);
+  }
+  return new Uint8Array(body);
+}
 
 function nodeChaChaPoly(nc: NodeCrypto): ChaChaPoly {
   return {
     name: "node",
-    encrypt(key, nonce, ad, plaintext) {
-      const c = nc.createCipheriv(ALG, key, scratchNonceBytes(nonce), { authTagLength: TAGLEN });
-      c.setAAD(ad, { plaintextLength: plaintext.length });
+    encrypt(key, nonce, ad, plaintext, output) {
+      const c = nc.createCipheriv(ALG, key, scratchNonceBytes(nonce), TAG_OPTIONS);
+      // An empty AD adds nothing to the tag (RFC 8439 §2.8), so transport messages skip the call.
+      if (ad.length > 0) c.setAAD(ad);
       const body = c.update(plaintext);
-      const fin = c.final();
+      const fin = c.final(); // empty for a stream cipher, kept for the contract
       const tag = c.getAuthTag();
-      const out = new Uint8Array(plaintext.length + TAGLEN);
+      const out = output ?? new Uint8Array(plaintext.length + TAGLEN);
       out.set(body);
-      out.set(fin, body.length);
+      if (fin.length > 0) out.set(fin, body.length);
       out.set(tag, plaintext.length);
       return out;
     },
@@ -116,13 +140,12 @@ function nodeChaChaPoly(nc: NodeCrypto): ChaChaPoly {
       if (ciphertext.length < TAGLEN) return null;
       const len = ciphertext.length - TAGLEN;
       try {
-        const d = nc.createDecipheriv(ALG, key, scratchNonceBytes(nonce), {
-          authTagLength: TAGLEN,
-        });
+        const d = nc.createDecipheriv(ALG, key, scratchNonceBytes(nonce), TAG_OPTIONS);
         d.setAuthTag(ciphertext.subarray(len));
-        d.setAAD(ad, { plaintextLength: len });
+        if (ad.length > 0) d.setAAD(ad);
         const body = d.update(ciphertext.subarray(0, len));
         const fin = d.final(); // throws when the tag does not authenticate
+        if (fin.length === 0) return ownBytes(body);
         const out = new Uint8Array(len);
         out.set(body);
         out.set(fin, body.length);

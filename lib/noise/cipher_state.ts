@@ -64,14 +64,24 @@ export class CipherState {
     this.#n = nonce;
   }
 
-  /** `EncryptWithAd(ad, plaintext)`: plaintext unchanged when there is no key. */
-  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  /**
+   * `EncryptWithAd(ad, plaintext)`: plaintext unchanged when there is no key. With `output`
+   * (the caller checked its length: `plaintext.length + 16` with a key), the result is written
+   * there and `output` returned.
+   */
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array, output?: Uint8Array): Uint8Array {
     if (this.#destroyed) throw destroyedError();
-    if (this.#k === null) return copyBytes(plaintext);
+    if (this.#k === null) {
+      if (output === undefined) return copyBytes(plaintext);
+      output.set(plaintext);
+      return output;
+    }
     if (this.#n >= MAX_NONCE) throw new NoiseError(NoiseErrorCode.Snow, "state error: Exhausted");
-    const out = this.#cipher.encrypt(this.#k, this.#n, ad, plaintext);
+    const out = this.#cipher.encrypt(this.#k, this.#n, ad, plaintext, output);
+    // A third-party cipher may ignore `output`: the caller still gets its bytes there.
+    if (output !== undefined && out !== output) output.set(out);
     this.#n++;
-    return out;
+    return output ?? out;
   }
 
   /** `DecryptWithAd(ad, ciphertext)`: throws (n unchanged) when it does not authenticate. */

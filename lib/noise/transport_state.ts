@@ -115,12 +115,26 @@ export class TransportState {
     return this.#receive.nonce;
   }
 
-  /** Seals `plaintext` (at most 65519 bytes) into the next transport message. */
-  writeMessage(plaintext: Uint8Array): Uint8Array {
+  /**
+   * Seals `plaintext` (at most 65519 bytes) into the next transport message. With `output`, a
+   * buffer of exactly `plaintext.length + 16` bytes (a view into a larger one is fine, and it
+   * may overlap `plaintext`), the message is written there and `output` returned; another
+   * length is refused with `Other` before the nonce moves.
+   */
+  writeMessage(plaintext: Uint8Array, output?: Uint8Array): Uint8Array {
     if (!(plaintext instanceof Uint8Array) || plaintext.length > MAX_PLAINTEXT_LEN) {
       throw new NoiseError(NoiseErrorCode.Snow, "input error");
     }
-    return this.#send.encryptWithAd(EMPTY, plaintext);
+    if (
+      output !== undefined &&
+      (!(output instanceof Uint8Array) || output.length !== plaintext.length + TAGLEN)
+    ) {
+      throw new NoiseError(
+        NoiseErrorCode.Other,
+        `output must be a Uint8Array of plaintext.length + ${TAGLEN} bytes`,
+      );
+    }
+    return this.#send.encryptWithAd(EMPTY, plaintext, output);
   }
 
   /** Opens the next transport message; refused (nothing changes) unless it authenticates. */

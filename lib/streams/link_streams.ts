@@ -44,6 +44,7 @@
  */
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import type { NoiseLink } from "../link.ts";
+import { TAGLEN } from "../crypto/chachapoly.ts";
 import { asNoiseError, expectUnlocked, ignore, type MessageCarrier } from "./carrier.ts";
 import { isFramedCarrier, markFramed } from "./framing.ts";
 
@@ -247,7 +248,8 @@ export function linkStreams(link: NoiseLink, carrier: MessageCarrier): Plaintext
  * The plaintext writable of a link over a {@linkcode framed} carrier: each chunk is encrypted
  * straight into one buffer of complete frames (length prefix and Noise message, for every
  * 65519-byte piece), which the framed carrier writes to its byte stream as it is. The same bytes
- * as `encryptStream` piped to the carrier, with one stream hop and one write per piece less.
+ * as `encryptStream` piped to the carrier, with one stream hop, one write per piece and two
+ * copies less.
  */
 function framedEncryptWritable(
   link: NoiseLink,
@@ -266,30 +268,18 @@ function framedEncryptWritable(
         );
       }
       if (chunk.length === 0) return;
-      let frames: Uint8Array;
+      // Each piece is sealed straight into its place after its 2-byte length.
+      const pieces = Math.ceil(chunk.length / MAX_CHUNK_PLAINTEXT);
+      const frames = new Uint8Array(chunk.length + pieces * (2 + TAGLEN));
       try {
-        if (chunk.length <= MAX_CHUNK_PLAINTEXT) {
-          const message = link.encrypt(chunk);
-          frames = new Uint8Array(2 + message.length);
-          frames[0] = message.length >>> 8;
-          frames[1] = message.length & 0xff;
-          frames.set(message, 2);
-        } else {
-          const messages: Uint8Array[] = [];
-          let total = 0;
-          for (let off = 0; off < chunk.length; off += MAX_CHUNK_PLAINTEXT) {
-            const message = link.encrypt(chunk.subarray(off, off + MAX_CHUNK_PLAINTEXT));
-            messages.push(message);
-            total += 2 + message.length;
-          }
-          frames = new Uint8Array(total);
-          let at = 0;
-          for (const message of messages) {
-            frames[at] = message.length >>> 8;
-            frames[at + 1] = message.length & 0xff;
-            frames.set(message, at + 2);
-            at += 2 + message.length;
-          }
+        let at = 0;
+        for (let off = 0; off < chunk.length; off += MAX_CHUNK_PLAINTEXT) {
+          const piece = chunk.subarray(off, off + MAX_CHUNK_PLAINTEXT);
+          const length = piece.length + TAGLEN;
+          frames[at] = length >>> 8;
+          frames[at + 1] = length & 0xff;
+          link.encrypt(piece, frames.subarray(at + 2, at + 2 + length));
+          at += 2 + length;
         }
       } catch (e) {
         return fail(transformFailure(e));
