@@ -141,5 +141,5 @@ export {
   suiteBackends,
 } from "./lib/crypto/suite.ts";
 export { type DhBackendName, DhKeyPair, type X25519 } from "./lib/crypto/x25519.ts";
-export type { ChaChaPoly } from "./lib/crypto/chachapoly.ts";
+export type { BulkAead, ChaChaPoly } from "./lib/crypto/chachapoly.ts";
 export type { NoiseHash } from "./lib/crypto/blake2s.ts";

@@ -72,6 +72,7 @@ export interface CmpRow {
 /** Column labels, in table order. */
 export const LABELS = {
   oursRaw: "ours raw",
+  oursAsync: "ours raw, async calls",
   oursPubky: "ours Pubky",
   oursStream: "ours streams",
   nh: "noise-handshake",
@@ -551,6 +552,16 @@ export async function transportRows(peers: Loaded): Promise<CmpRow[]> {
       label: LABELS.oursRaw,
       sync: true,
       op: () => void b.readMessage(a.writeMessage(pt)),
+    });
+    // The asynchronous calls, which the streams use: WebCrypto's AEAD for large messages on Bun.
+    const [c, d] = await oursRawXx(suite, await rawStatics(suite));
+    if (!sameBytes(await d.readMessageAsync(await c.writeMessageAsync(pt)), pt)) {
+      fail(`${what}: ours async`);
+    }
+    variants.push({
+      label: LABELS.oursAsync,
+      sync: false,
+      op: async () => void await d.readMessageAsync(await c.writeMessageAsync(pt)),
     });
 
     if (ok(nh)) {

@@ -69,6 +69,27 @@ export class NoiseLink {
     return this.#trace.decrypt(ciphertext);
   }
 
+  /**
+   * {@linkcode NoiseLink.encrypt}, asynchronous. Where the runtime's fastest ChaCha20-Poly1305
+   * for large messages is WebCrypto's (Bun: several times noble's), large messages are sealed
+   * there; elsewhere this is `encrypt`. The nonce is taken at the call: calls may overlap, and
+   * the messages keep the call order.
+   */
+  encryptAsync(plaintext: Uint8Array): Promise<Uint8Array> {
+    if (this.#trace === undefined) return this.#transport.writeMessageAsync(plaintext);
+    return this.#trace.encryptAsync(plaintext);
+  }
+
+  /**
+   * {@linkcode NoiseLink.decrypt}, asynchronous (see {@linkcode NoiseLink.encryptAsync}).
+   * Messages are opened one after the other, in call order; one that does not authenticate
+   * rejects and changes nothing. While one is pending, `decrypt` refuses with `Other`.
+   */
+  decryptAsync(ciphertext: Uint8Array): Promise<Uint8Array> {
+    if (this.#trace === undefined) return this.#transport.readMessageAsync(ciphertext);
+    return this.#trace.decryptAsync(ciphertext);
+  }
+
   /** The Noise transport underneath (nonces, rekey). */
   get transport(): TransportState {
     return this.#transport;

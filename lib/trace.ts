@@ -27,6 +27,8 @@ import { NoiseError, NoiseErrorCode } from "./errors.ts";
 import type { HandshakeState } from "./noise/handshake_state.ts";
 import type { TransportState } from "./noise/transport_state.ts";
 
+const noop = (): void => {};
+
 /**
  * The name of a trace event.
  *
@@ -277,6 +279,8 @@ export class LinkTracer {
   readonly #pattern: TracePattern;
   readonly #sessionId: string;
   readonly #transport: TransportState;
+  /** The traced asynchronous decryptions, chained in call order. */
+  #opening: Promise<unknown> = Promise.resolve();
 
   constructor(
     log: TraceLogger,
@@ -324,6 +328,36 @@ export class LinkTracer {
     }
     emit(this.#log, this.#event("transport.encrypt", nonce, out.length));
     return out;
+  }
+
+  /** `TransportState.writeMessageAsync`, traced. */
+  async encryptAsync(plaintext: Uint8Array): Promise<Uint8Array> {
+    const nonce = this.#transport.sendNonce;
+    let out: Uint8Array;
+    try {
+      out = await this.#transport.writeMessageAsync(plaintext);
+    } catch (e) {
+      throw this.#error("encrypt", nonce, plaintext, e);
+    }
+    emit(this.#log, this.#event("transport.encrypt", nonce, out.length));
+    return out;
+  }
+
+  /** `TransportState.readMessageAsync`, traced; in call order, so each knows its nonce. */
+  decryptAsync(ciphertext: Uint8Array): Promise<Uint8Array> {
+    const run = this.#opening.then(async () => {
+      const nonce = this.#transport.receiveNonce;
+      let out: Uint8Array;
+      try {
+        out = await this.#transport.readMessageAsync(ciphertext);
+      } catch (e) {
+        throw this.#error("decrypt", nonce, ciphertext, e);
+      }
+      emit(this.#log, this.#event("transport.decrypt", nonce, ciphertext.length));
+      return out;
+    });
+    this.#opening = run.then(noop, noop);
+    return run;
   }
 
   /** `TransportState.readMessage`, traced. */

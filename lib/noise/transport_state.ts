@@ -146,6 +146,41 @@ export class TransportState {
     return this.#receive.decryptWithAd(EMPTY, message);
   }
 
+  /**
+   * `writeMessage`, asynchronous: on runtimes whose fastest ChaCha20-Poly1305 for large messages
+   * is WebCrypto's (Bun), a large message is sealed there; elsewhere it is `writeMessage`. The
+   * nonce is taken at the call, so calls may overlap and keep their order.
+   */
+  writeMessageAsync(plaintext: Uint8Array): Promise<Uint8Array> {
+    if (!(plaintext instanceof Uint8Array) || plaintext.length > MAX_PLAINTEXT_LEN) {
+      return Promise.reject(new NoiseError(NoiseErrorCode.Snow, "input error"));
+    }
+    return this.#send.encryptWithAdAsync(EMPTY, plaintext);
+  }
+
+  /**
+   * `readMessage`, asynchronous (see {@linkcode TransportState.writeMessageAsync}). Calls are
+   * opened one after the other in call order; a message that does not authenticate rejects and
+   * changes nothing. While one is pending, `readMessage` refuses with `Other`.
+   */
+  readMessageAsync(message: Uint8Array): Promise<Uint8Array> {
+    if (!(message instanceof Uint8Array) || message.length > MAX_TRANSPORT_MESSAGE_LEN) {
+      return Promise.reject(new NoiseError(NoiseErrorCode.Snow, "input error"));
+    }
+    if (message.length < TAGLEN) {
+      return Promise.reject(new NoiseError(NoiseErrorCode.Snow, "decrypt error"));
+    }
+    return this.#receive.decryptWithAdAsync(EMPTY, message);
+  }
+
+  /**
+   * The plaintext length from which `writeMessageAsync`/`readMessageAsync` are faster than the
+   * synchronous calls on this runtime (8192 on Bun); `Infinity` where they never are.
+   */
+  get asyncFromBytes(): number {
+    return this.#send.asyncFromBytes;
+  }
+
   /** Rekeys the sending direction (spec §11.3); the peer must rekey its receiving one. */
   rekeySend(): void {
     this.#send.rekey();
