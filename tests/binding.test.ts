@@ -5,7 +5,8 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import kat from "./vectors/pubky-kat.json" with { type: "json" };
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 import { fromHex, toHex, utf8 } from "../lib/bytes.ts";
-import { blake3 } from "../lib/crypto/blake3.ts";
+import { blake3, blake3BackendName, preloadBlake3 } from "../lib/crypto/blake3.ts";
+import { blake3 as nobleBlake3 } from "@noble/hashes/blake3.js";
 import {
   type Ed25519Backend,
   ed25519BackendName,
@@ -70,6 +71,20 @@ describe("blake3", () => {
 
   test("rejects non-bytes with NoiseError", () => {
     throwsNoise(() => blake3("abc" as unknown as Uint8Array), NoiseErrorCode.Other);
+  });
+
+  test("runs on hash-wasm in Deno, Bun and Node once loaded, and equals noble at any length", async () => {
+    assert.equal(await preloadBlake3(), true);
+    assert.equal(blake3BackendName(), "hash-wasm");
+    const lengths = [0, 1, 31, 32, 33, 63, 64, 65, 150, 1023, 1024, 1025, 2048, 2049, 5000];
+    for (const length of lengths) {
+      const data = crypto.getRandomValues(new Uint8Array(length));
+      assert.equal(toHex(blake3(data)), toHex(nobleBlake3(data)), `length ${length}`);
+      // A view into a larger buffer hashes only its own bytes.
+      const big = new Uint8Array(length + 8);
+      big.set(data, 5);
+      assert.equal(toHex(blake3(big.subarray(5, 5 + length))), toHex(nobleBlake3(data)));
+    }
   });
 });
 

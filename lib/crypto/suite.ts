@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { preloadBlake3 } from "./blake3.ts";
 import { type ChaChaPoly, detectChaChaPoly, nobleChaChaPoly } from "./chachapoly.ts";
 import { detectBlake2s, nobleBlake2s, type NoiseHash } from "./blake2s.ts";
 import { detectX25519, nobleX25519Backend, type X25519 } from "./x25519.ts";
@@ -67,6 +68,7 @@ export function loadCryptoSuite(): Promise<CryptoSuite> {
       detectX25519(),
       detectChaChaPoly(),
       detectBlake2s(),
+      preloadBlake3(), // the identity binding's hash, ready before the first handshake
     ]);
     return { dh, cipher, hash };
   })();
