@@ -330,7 +330,10 @@ export class LinkTracer {
     return out;
   }
 
-  /** `TransportState.writeMessageAsync`, traced. */
+  /**
+   * `TransportState.writeMessageAsync`, traced: the event comes when the call completes, with
+   * the nonce it took at the call (overlapping calls may complete out of order).
+   */
   async encryptAsync(plaintext: Uint8Array): Promise<Uint8Array> {
     const nonce = this.#transport.sendNonce;
     let out: Uint8Array;

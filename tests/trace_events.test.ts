@@ -233,6 +233,52 @@ describe("handshake and transport events", () => {
   });
 });
 
+describe("asynchronous transport events", () => {
+  test("encryptAsync and decryptAsync trace each message with the nonce it took; opens in call order", async () => {
+    const { log, client, server } = await peers();
+    const c1 = await clientStartNn(client);
+    const s1 = await serverAcceptNn(server, c1.firstMsg);
+    const a = await clientCompleteNn(client, c1.hs, s1.response);
+    const b = serverCompleteNn(s1.hs);
+    const sealed = await Promise.all([
+      a.encryptAsync(new Uint8Array(70_000 - 65536)), // 4464 bytes
+      a.encryptAsync(new Uint8Array(20_000)),
+      a.encryptAsync(new Uint8Array(3)),
+    ]);
+    const forged = flipBit(sealed[1], 7);
+    const results = await Promise.allSettled([
+      b.decryptAsync(sealed[0]),
+      b.decryptAsync(forged),
+      b.decryptAsync(sealed[1]),
+      b.decryptAsync(sealed[2]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    // Each event comes when its call completes: overlapping seals may finish out of call order
+    // (on Bun a large one waits for WebCrypto), but every event carries the nonce it took.
+    const sealedEvents = log.events.filter((e) =>
+      e.role === "client" && e.event.startsWith("transport")
+    );
+    assert.deepEqual(steps(sealedEvents.sort((x, y) => x.nonce! - y.nonce!), "client"), [
+      "transport.encrypt NN 4480 0",
+      "transport.encrypt NN 20016 1",
+      "transport.encrypt NN 19 2",
+    ]);
+    const opened = log.events.filter((e) => e.role === "server" && e.event.startsWith("transport"));
+    assert.deepEqual(opened.map((e) => [e.event, e.nonce, e.bytes]), [
+      ["transport.decrypt", 0, 4480],
+      ["transport.error", 1, 20016],
+      ["transport.decrypt", 1, 20016],
+      ["transport.decrypt", 2, 19],
+    ]);
+    assertPlain(log.events);
+  });
+});
+
 describe("handshake errors", () => {
   test("each failing step reports its code and message once", async () => {
     const log = recordTrace();
