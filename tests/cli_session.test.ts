@@ -7,6 +7,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertBytes } from "./_assert_bytes.ts";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -112,12 +113,6 @@ function randomBytes(n: number): Uint8Array {
     crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
   }
   return out;
-}
-
-/** Same bytes (a readable message instead of a million-element diff when not). */
-function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `${what}: content differs`);
 }
 
 function tempDir(): string {

@@ -6,6 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertBytes, assertChunks } from "./_assert_bytes.ts";
 import process from "node:process";
 import {
   FLAG_CONTINUES,
@@ -74,7 +75,7 @@ describe("messageWriter and messageReader", () => {
       const reader = messageReader(b);
       const data = randomBytes(size);
       const sent = writer.send(data);
-      assert.deepEqual(await within(reader.readAll(1 << 20), 5000, "readAll"), data);
+      assertBytes(await within(reader.readAll(1 << 20), 5000, "readAll"), data);
       await sent;
       const expected = Math.max(1, Math.ceil(size / MESSAGE_CHUNK_DATA));
       assert.equal(wire.length, expected);
@@ -88,7 +89,7 @@ describe("messageWriter and messageReader", () => {
       const reader = messageReader(b);
       const data = randomBytes(size);
       const sent = writer.send(irregular(data));
-      assert.deepEqual(await within(reader.readAll(1 << 20), 5000, "readAll"), data);
+      assertBytes(await within(reader.readAll(1 << 20), 5000, "readAll"), data);
       await sent;
       assert.equal(wire.length, Math.max(1, Math.ceil(size / MESSAGE_CHUNK_DATA)));
     });
@@ -120,7 +121,7 @@ describe("messageWriter and messageReader", () => {
     assert.ok(body instanceof ReadableStream);
     const chunks = await chunksOf(body);
     assert.ok(chunks.every((c) => c.length > 0 && c.length <= MESSAGE_CHUNK_DATA));
-    assert.deepEqual(concat(chunks), data);
+    assertBytes(concat(chunks), data);
     await sent;
   });
 
@@ -135,7 +136,7 @@ describe("messageWriter and messageReader", () => {
     })();
     const got: Uint8Array[] = [];
     for await (const body of reader) got.push(concat(await chunksOf(body)));
-    assert.deepEqual(got, messages);
+    assertChunks(got, messages);
     assert.equal(await reader.next(), null);
     await sending;
   });
@@ -147,7 +148,7 @@ describe("messageWriter and messageReader", () => {
     const one = randomBytes(150_000);
     const two = randomBytes(150_000);
     const sending = Promise.all([writer.send(irregular(one)), writer.send(two)]);
-    assert.deepEqual(await reader.readAll(MiB), one);
+    assertBytes(await reader.readAll(MiB), one);
     assert.deepEqual(await reader.readAll(MiB), two);
     await sending;
   });

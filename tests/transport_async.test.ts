@@ -6,6 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertBytes } from "./_assert_bytes.ts";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 import {
@@ -29,11 +30,6 @@ const rand = (n: number) => {
     crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
   }
   return out;
-};
-const bytesEqual = (a: Uint8Array, b: Uint8Array, what: string) => {
-  assert.equal(a.length, b.length, `${what}: length`);
-  const at = a.findIndex((x, i) => x !== b[i]);
-  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
 };
 
 /** An NN session with fixed ephemerals: the same keys every time, so two sessions are twins. */
@@ -81,8 +77,8 @@ describe("WebCrypto ChaCha20-Poly1305 (the bulk path)", () => {
       const ad = rand(size % 7);
       const plaintext = rand(size);
       const sealed = await bulk.encrypt(key, 9n, ad, plaintext);
-      bytesEqual(sealed, chacha20poly1305(raw, nonceBytes(9n), ad).encrypt(plaintext), `${size}`);
-      bytesEqual((await bulk.decrypt(key, 9n, ad, sealed))!, plaintext, `open ${size}`);
+      assertBytes(sealed, chacha20poly1305(raw, nonceBytes(9n), ad).encrypt(plaintext), `${size}`);
+      assertBytes((await bulk.decrypt(key, 9n, ad, sealed))!, plaintext, `open ${size}`);
       const tampered = sealed.slice();
       tampered[tampered.length - 1] ^= 1;
       assert.equal(await bulk.decrypt(key, 9n, ad, tampered), null);
@@ -99,7 +95,7 @@ for (const [name, suite] of SUITES) {
       const b = await session(await suite());
       for (const size of SIZES) {
         const plaintext = rand(size);
-        bytesEqual(await a.alice.encryptAsync(plaintext), b.alice.encrypt(plaintext), `${size}`);
+        assertBytes(await a.alice.encryptAsync(plaintext), b.alice.encrypt(plaintext), `${size}`);
       }
     });
 
@@ -107,8 +103,8 @@ for (const [name, suite] of SUITES) {
       const { alice, bob } = await session(await suite());
       for (const size of SIZES) {
         const plaintext = rand(size);
-        bytesEqual(bob.decrypt(await alice.encryptAsync(plaintext)), plaintext, `${size}`);
-        bytesEqual(await bob.decryptAsync(alice.encrypt(plaintext)), plaintext, `${size} back`);
+        assertBytes(bob.decrypt(await alice.encryptAsync(plaintext)), plaintext, `${size}`);
+        assertBytes(await bob.decryptAsync(alice.encrypt(plaintext)), plaintext, `${size} back`);
       }
     });
 
@@ -117,7 +113,7 @@ for (const [name, suite] of SUITES) {
       const plaintexts = [rand(65519), rand(10), rand(9000), rand(0), rand(40000)];
       const sealed = await Promise.all(plaintexts.map((p) => alice.encryptAsync(p)));
       const opened = await Promise.all(sealed.map((m) => bob.decryptAsync(m)));
-      plaintexts.forEach((p, i) => bytesEqual(opened[i], p, `message ${i}`));
+      plaintexts.forEach((p, i) => assertBytes(opened[i], p, `message ${i}`));
       assert.equal(alice.transport.sendNonce, 5n);
       assert.equal(bob.transport.receiveNonce, 5n);
     });
@@ -216,9 +212,9 @@ describe("link streams on the bulk path", () => {
       collect(ReadableStream.from(chunks).pipeThrough(encryptStream(portable.alice))),
     ]);
     assert.equal(a.length, b.length);
-    a.forEach((m, i) => bytesEqual(m, b[i], `message ${i}`));
+    a.forEach((m, i) => assertBytes(m, b[i], `message ${i}`));
     const plain = await collect(ReadableStream.from(a).pipeThrough(decryptStream(fast.bob)));
-    bytesEqual(concat(plain), concat(chunks), "plaintext");
+    assertBytes(concat(plain), concat(chunks), "plaintext");
   });
 
   test("a framed carrier gets the same bytes from the bulk path", async (t) => {
@@ -237,7 +233,7 @@ describe("link streams on the bulk path", () => {
     };
     const fast = await wireOf((await session(bulkSuite)).alice);
     const portable = await wireOf((await session(nobleCryptoSuite())).alice);
-    bytesEqual(fast, portable, "wire bytes");
+    assertBytes(fast, portable, "wire bytes");
   });
 
   test("a forged large message errors decryptStream with decrypt error", async (t) => {
