@@ -16,9 +16,9 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { Miniflare } from "miniflare";
+import { bundleWorker } from "../tests/workerd/_bundle.ts";
 
 const ROWS = [
   ["raw-xx", "raw XX handshake (both sides)", 0],
@@ -42,23 +42,6 @@ function option(name: string, fallback: string): string {
 const SAMPLES = Number(option("samples", "5"));
 const ONLY = option("only", "").split(",").filter((s) => s !== "");
 
-async function bundle(): Promise<string> {
-  const esbuild = await import("esbuild");
-  const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL("./workerd_timing_worker.ts", import.meta.url))],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser", "import"],
-    external: ["node:*"],
-    logLevel: "silent",
-  });
-  return result.outputFiles[0].text;
-}
-
 async function timed(mf: Miniflare, row: string, n: number): Promise<number> {
   const t0 = performance.now();
   const response = await mf.dispatchFetch(`http://localhost/?row=${row}&n=${n}`);
@@ -72,7 +55,7 @@ const fmt = (x: number) =>
   x >= 10_000 ? `${(x / 1000).toFixed(0)} k` : Math.round(x).toLocaleString("en-US");
 
 const { Miniflare: MiniflareClass } = await import("miniflare");
-const script = await bundle();
+const script = await bundleWorker(new URL("./workerd_timing_worker.ts", import.meta.url));
 const results = new Map<string, Map<string, string>>();
 const notes: string[] = [];
 for (const config of CONFIGS) {

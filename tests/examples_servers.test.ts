@@ -15,6 +15,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertBytes } from "./_assert_bytes.ts";
 import net from "node:net";
 import { DummyRing, NoiseClient, NoiseErrorCode, toHex } from "../mod.ts";
 import {
@@ -65,17 +66,6 @@ async function makeClient(): Promise<{ client: NoiseClient; identity: string }> 
 }
 
 /**
- * Fails unless `actual` holds exactly the bytes of `expected`, naming the first
- * difference (deepEqual's diff of two large arrays takes minutes under Deno).
- */
-function assertSameBytes(actual: Uint8Array | null, expected: Uint8Array, what: string): void {
-  assert.ok(actual instanceof Uint8Array, `${what}: got ${actual}`);
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const at = actual.findIndex((byte, i) => byte !== expected[i]);
-  assert.equal(at, -1, `${what}: first differing byte`);
-}
-
-/**
  * One client session: the handshake, the server's greeting (its session id),
  * every message of MESSAGES echoed, then the client closes and the server ends.
  */
@@ -96,7 +86,7 @@ async function echoSession(
   assert.equal(text.decode(greeting), channel.sessionId.toString(), "server's session id");
   for (const message of MESSAGES) {
     await writer.send(message);
-    assertSameBytes(await within(reader.readAll(1 << 20), 5000, "echo"), message, "echo");
+    assertBytes(await within(reader.readAll(1 << 20), 5000, "echo"), message, "echo");
   }
   await writer.close();
   assert.equal(await within(reader.next(), 5000, "end of the session"), null);

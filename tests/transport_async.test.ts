@@ -22,6 +22,7 @@ import { NN } from "../lib/noise/patterns.ts";
 import { NoiseLink } from "../lib/link.ts";
 import { decryptStream, encryptStream, linkStreams } from "../lib/streams/link_streams.ts";
 import { framed } from "../lib/streams/framing.ts";
+import { chunksOf, concat } from "./streams_helpers.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const rand = (n: number) => {
@@ -185,21 +186,6 @@ for (const [name, suite] of SUITES) {
 describe("link streams on the bulk path", () => {
   const CHUNKS = [10, 0, 65519, 65520, 200_000, 9000, 1, 8192];
 
-  async function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for await (const chunk of readable) out.push(chunk);
-    return out;
-  }
-  const concat = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
-
   test("encryptStream and decryptStream carry the same messages as on the synchronous path", async (t) => {
     if (bulkSuite === null) return t.skip("no WebCrypto ChaCha20-Poly1305 in this runtime");
     const fast = await session(bulkSuite);
@@ -208,12 +194,12 @@ describe("link streams on the bulk path", () => {
     assert.equal(portable.alice.transport.asyncFromBytes, Infinity);
     const chunks = CHUNKS.map(rand);
     const [a, b] = await Promise.all([
-      collect(ReadableStream.from(chunks).pipeThrough(encryptStream(fast.alice))),
-      collect(ReadableStream.from(chunks).pipeThrough(encryptStream(portable.alice))),
+      chunksOf(ReadableStream.from(chunks).pipeThrough(encryptStream(fast.alice))),
+      chunksOf(ReadableStream.from(chunks).pipeThrough(encryptStream(portable.alice))),
     ]);
     assert.equal(a.length, b.length);
     a.forEach((m, i) => assertBytes(m, b[i], `message ${i}`));
-    const plain = await collect(ReadableStream.from(a).pipeThrough(decryptStream(fast.bob)));
+    const plain = await chunksOf(ReadableStream.from(a).pipeThrough(decryptStream(fast.bob)));
     assertBytes(concat(plain), concat(chunks), "plaintext");
   });
 
@@ -221,7 +207,7 @@ describe("link streams on the bulk path", () => {
     if (bulkSuite === null) return t.skip("no WebCrypto ChaCha20-Poly1305 in this runtime");
     const wireOf = async (link: NoiseLink) => {
       const wire = new TransformStream<Uint8Array, Uint8Array>();
-      const bytes = collect(wire.readable);
+      const bytes = chunksOf(wire.readable);
       const w = linkStreams(
         link,
         framed({ readable: new ReadableStream(), writable: wire.writable }),

@@ -20,6 +20,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertBytes } from "../_assert_bytes.ts";
+import { bundleWorker } from "./_bundle.ts";
 import type { Miniflare } from "miniflare";
 import {
   clientCompleteXx,
@@ -93,39 +95,6 @@ async function wranglerCompatibility(): Promise<{ date: string; flags: string[] 
   };
 }
 
-/** The worker as one ESM file, with `node:*` left to the runtime. */
-async function bundleWorker(): Promise<string> {
-  const esbuild = await import("esbuild");
-  const { fileURLToPath } = await import("node:url");
-  const result = await esbuild.build({
-    entryPoints: [
-      fileURLToPath(new URL("../../examples/cloudflare_worker/worker.ts", import.meta.url)),
-    ],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser", "import"],
-    external: ["node:*"],
-    logLevel: "silent",
-  });
-  assert.equal(result.outputFiles.length, 1);
-  return result.outputFiles[0].text;
-}
-
-/**
- * Fails unless `actual` holds exactly the bytes of `expected`, naming the first
- * difference (deepEqual's diff of two large arrays takes minutes under Deno).
- */
-function assertSameBytes(actual: Uint8Array | null, expected: Uint8Array, what: string): void {
-  assert.ok(actual instanceof Uint8Array, `${what}: got ${actual}`);
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const at = actual.findIndex((byte, i) => byte !== expected[i]);
-  assert.equal(at, -1, `${what}: first differing byte`);
-}
-
 /** A client session over the Worker: the handshake done and the greeting checked. */
 interface Session {
   channel: SecureChannel;
@@ -159,7 +128,7 @@ async function echo(session: Session, messages: Uint8Array[]): Promise<void> {
   await Promise.all(messages.map((m) => session.writer.send(m)));
   for (const [i, message] of messages.entries()) {
     const got = await within(session.reader.readAll(1 << 20), 5000, `echo ${i}`);
-    assertSameBytes(got, message, `echo ${i}`);
+    assertBytes(got, message, `echo ${i}`);
   }
 }
 
@@ -252,7 +221,9 @@ describe("examples/cloudflare_worker in workerd (miniflare, real WebSocket)", {
     const { Miniflare } = await import("miniflare");
     const { join } = await import("node:path");
     const compatibility = await wranglerCompatibility();
-    const contents = await bundleWorker();
+    const contents = await bundleWorker(
+      new URL("../../examples/cloudflare_worker/worker.ts", import.meta.url),
+    );
     // A path inside the cwd (workerd refuses paths that leave it); nothing is read from disk.
     const workerOptions = (name: string, bindings: Record<string, string>) => ({
       name,
@@ -373,7 +344,7 @@ describe("examples/cloudflare_worker in workerd (miniflare, real WebSocket)", {
     await logged(`restored session ${session.id} from generation ${snap.generation}`);
     const consumed = (await stored(room, session.id))!;
     assert.equal(consumed.generation, snap.generation + 1n, "the restore moved the counter");
-    assertSameBytes(consumed.bytes, snap.bytes, "…and only the counter");
+    assertBytes(consumed.bytes, snap.bytes, "…and only the counter");
     assert.equal(await replay(room, session.id, snap.bytes), NoiseErrorCode.SessionExpired);
 
     // A crash now: the next message finds only the used-up snapshot, and the session ends.

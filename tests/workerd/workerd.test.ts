@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import type { Miniflare } from "miniflare";
 import type { ConformanceReport } from "./conformance_worker.ts";
 import { hashWasmModuleBytes } from "./_hash_wasm_modules.ts";
+import { bundleWorker } from "./_bundle.ts";
 
 const SKIP: string | false = "Deno" in globalThis || "Bun" in globalThis
   ? "workerd runs through miniflare under Node: npx tsx --test tests/workerd/workerd.test.ts"
@@ -63,31 +64,11 @@ export default {
 };
 `;
 
-/** The worker as one ESM file, with `node:*` left to the runtime. */
-async function bundleWorker(): Promise<string> {
-  const esbuild = await import("esbuild");
-  const { fileURLToPath } = await import("node:url");
-  const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL("./conformance_worker.ts", import.meta.url))],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser", "import"],
-    external: ["node:*"],
-    logLevel: "silent",
-  });
-  assert.equal(result.outputFiles.length, 1);
-  return result.outputFiles[0].text;
-}
-
 describe("workerd conformance (miniflare)", { skip: SKIP }, () => {
   let bundle = "";
 
   before(async () => {
-    bundle = await bundleWorker();
+    bundle = await bundleWorker(new URL("./conformance_worker.ts", import.meta.url));
   });
 
   test("the bundle leaves node:crypto to the runtime, as a dynamic import only", () => {
