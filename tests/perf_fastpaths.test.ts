@@ -21,6 +21,7 @@ import {
   type X25519,
 } from "../lib/crypto/x25519.ts";
 import { detectBlake2s, nobleBlake2s } from "../lib/crypto/blake2s.ts";
+import { nobleChaChaPoly, sizeSplitChaChaPoly } from "../lib/crypto/chachapoly.ts";
 import { type CryptoSuite, loadCryptoSuite, nobleCryptoSuite } from "../lib/crypto/suite.ts";
 import { HandshakeState } from "../lib/noise/handshake_state.ts";
 import { IK, XX } from "../lib/noise/patterns.ts";
@@ -411,6 +412,24 @@ describe("sealing into the caller's buffer, and opening without a copy", () => {
         }
         assert.equal(cipher.decrypt(key, 7n, rand(adLength + 1), expected), null, "other AD");
       }
+    }
+  });
+
+  test("a cipher split by size (workerd: noble below 1 KiB) seals and opens as noble does", async () => {
+    const cipher = sizeSplitChaChaPoly(nobleChaChaPoly, (await loadCryptoSuite()).cipher, 100);
+    const noble = nobleChaChaPoly;
+    const key = rand(32);
+    for (const size of [0, 1, 99, 100, 101, 4096]) {
+      const plaintext = rand(size);
+      const expected = noble.encrypt(key, 3n, new Uint8Array(0), plaintext);
+      assert.equal(toHex(cipher.encrypt(key, 3n, new Uint8Array(0), plaintext)), toHex(expected));
+      const output = new Uint8Array(size + 16);
+      cipher.encrypt(key, 3n, new Uint8Array(0), plaintext, output);
+      assert.equal(toHex(output), toHex(expected), `into an output, size ${size}`);
+      assert.equal(toHex(cipher.decrypt(key, 3n, new Uint8Array(0), expected)!), toHex(plaintext));
+      const forged = expected.slice();
+      forged[forged.length - 1] ^= 1;
+      assert.equal(cipher.decrypt(key, 3n, new Uint8Array(0), forged), null, `size ${size}`);
     }
   });
 

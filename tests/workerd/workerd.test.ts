@@ -37,7 +37,7 @@ const CONFIGS: Config[] = [
     name: "workerd with nodejs_compat",
     compatibilityFlags: ["nodejs_compat"],
     blake2sWasm: false,
-    backends: { dh: "webcrypto", cipher: "node", hash: "noble" },
+    backends: { dh: "webcrypto", cipher: "node+noble", hash: "noble" },
   },
   {
     name: "workerd, no flags, with hash-wasm's BLAKE2s as a CompiledWasm module",
