@@ -228,6 +228,7 @@ describe("NoiseManager, XX for first contact", () => {
       temps.push({ hello, step: await servers.acceptConnection(hello.firstMessage) });
     }
     assert.equal(servers.pendingCount, 2);
+    assert.deepEqual(temps.map((t) => servers.hasPending(t.step.sessionId)), [false, true, true]);
     const first = temps[0];
     const done = await s.clients.completeConnection(first.hello.sessionId, first.step.response);
     await expectNoiseError(
@@ -236,8 +237,14 @@ describe("NoiseManager, XX for first contact", () => {
       "other: No pending handshake found",
     );
     assert.equal(servers.cancelPending(temps[1].step.sessionId), true);
+    assert.equal(servers.hasPending(temps[1].step.sessionId), false);
     assert.equal(servers.cancelPending(temps[1].step.sessionId), false);
     assert.equal(servers.pendingCount, 1);
+    const last = temps[2];
+    const lastDone = await s.clients.completeConnection(last.hello.sessionId, last.step.response);
+    await servers.completeAcceptConnection(last.step.sessionId, lastDone.finalMessage!);
+    assert.equal(servers.hasPending(last.step.sessionId), false, "completed: no longer pending");
+    assert.equal(s.clients.hasPending(last.hello.sessionId), false);
   });
 });
 

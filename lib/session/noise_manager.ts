@@ -422,6 +422,15 @@ export class NoiseManager {
     return p;
   }
 
+  /**
+   * Whether `tempId` names a handshake still waiting for its next message (one that was not
+   * completed, cancelled or evicted by `maxPendingHandshakes`): check before completing it to
+   * tell a late or unknown reply from a bad one.
+   */
+  hasPending(tempId: SessionId): boolean {
+    return this.#pending.has(checkId(tempId));
+  }
+
   /** Drops a pending handshake (wiping it); whether there was one. */
   cancelPending(tempId: SessionId): boolean {
     const key = checkId(tempId);
