@@ -15,7 +15,8 @@
  * @module
  */
 import { pathToFileURL } from "node:url";
-import type { CmpRow, CmpVariant } from "./compare_scenarios.ts";
+import type { CmpRow } from "./compare_scenarios.ts";
+import { timeInterleaved } from "./timing.ts";
 
 interface RuntimeGlobals {
   Deno?: { args: string[]; exit(code: number): never };
@@ -47,37 +48,6 @@ async function rowsOf(s: Scenarios): Promise<CmpRow[]> {
   return rows.filter((r) => ONLY.includes(r.id));
 }
 
-async function timed(v: CmpVariant, ms: number, n: number): Promise<number> {
-  let ops = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  do {
-    for (let i = 0; i < n; i++) {
-      if (v.sync) v.op();
-      else await v.op();
-    }
-    ops += n;
-    elapsed = performance.now() - t0;
-  } while (elapsed < ms);
-  return ops / (elapsed / 1000);
-}
-
-async function batchSize(v: CmpVariant): Promise<number> {
-  let n = 1;
-  const t0 = performance.now();
-  while (performance.now() - t0 < SAMPLE_MS) {
-    const t = performance.now();
-    await timed(v, 0, n);
-    if (performance.now() - t < 2) n *= 2;
-  }
-  return n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 const before = await import(pathToFileURL(`${BASE}/bench/compare_scenarios.ts`).href) as Scenarios;
 const after = await import("./compare_scenarios.ts") as Scenarios;
 const [rowsBefore, rowsAfter] = [await rowsOf(before), await rowsOf(after)];
@@ -90,18 +60,8 @@ for (const rowA of rowsAfter) {
     const a = rowA.variants.find((v) => v.label === label);
     const b = rowB.variants.find((v) => v.label === label);
     if (!a || !b) continue;
-    const [nb, na] = [await batchSize(b), await batchSize(a)];
-    const sb: number[] = [], sa: number[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      if (i % 2 === 0) {
-        sb.push(await timed(b, SAMPLE_MS, nb));
-        sa.push(await timed(a, SAMPLE_MS, na));
-      } else {
-        sa.push(await timed(a, SAMPLE_MS, na));
-        sb.push(await timed(b, SAMPLE_MS, nb));
-      }
-    }
-    const [mb, ma] = [median(sb), median(sa)];
+    const t = await timeInterleaved([b, a], { samples: SAMPLES, sampleMs: SAMPLE_MS });
+    const [mb, ma] = t.median;
     const unit = rowA.bytes === 0 ? "/s" : " msg/s";
     const f = (x: number) => `${Math.round(x * rowA.count).toLocaleString("en-US")}${unit}`;
     console.log(`| ${rowA.id} | ${label} | ${f(mb)} | ${f(ma)} | **${(ma / mb).toFixed(2)}×** |`);

@@ -25,7 +25,6 @@ import { cpus } from "node:os";
 import { loadCryptoSuite, suiteBackends } from "../mod.ts";
 import {
   type CmpRow,
-  type CmpVariant,
   handshakeRows,
   LABELS,
   loadPeers,
@@ -33,6 +32,7 @@ import {
   transportRows,
 } from "./compare_scenarios.ts";
 import { idleSessionMemory } from "./compare_memory.ts";
+import { timeInterleaved } from "./timing.ts";
 
 interface RuntimeGlobals {
   Deno?: { version: { deno: string; v8: string }; args: string[] };
@@ -61,49 +61,6 @@ const SESSIONS = Number(option("sessions", "10000"));
 const ONLY = option("only", "").split(",").filter((s) => s !== "");
 const wanted = (id: string) => ONLY.length === 0 || ONLY.includes(id);
 
-type Batch = (n: number) => Promise<void> | void;
-
-function batchOf(v: CmpVariant): Batch {
-  const op = v.op;
-  if (v.sync) {
-    return (n) => {
-      for (let i = 0; i < n; i++) op();
-    };
-  }
-  return async (n) => {
-    for (let i = 0; i < n; i++) await op();
-  };
-}
-
-async function sample(batch: Batch, n: number, ms: number): Promise<number> {
-  let ops = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  do {
-    await batch(n);
-    ops += n;
-    elapsed = performance.now() - t0;
-  } while (elapsed < ms);
-  return ops / (elapsed / 1000);
-}
-
-async function warmUp(batch: Batch, ms: number): Promise<number> {
-  let n = 1;
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    const t = performance.now();
-    await batch(n);
-    if (performance.now() - t < 2) n *= 2;
-  }
-  return n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 interface Measured {
   row: CmpRow;
   /** Median operations per second, by label. */
@@ -113,20 +70,12 @@ interface Measured {
 }
 
 async function measure(row: CmpRow): Promise<Measured> {
-  const batches = row.variants.map(batchOf);
-  const sizes: number[] = [];
-  for (const b of batches) sizes.push(await warmUp(b, SAMPLE_MS));
-  const samples: number[][] = row.variants.map(() => []);
-  for (let s = 0; s < SAMPLES; s++) {
-    const order = row.variants.map((_, i) => i);
-    if (s % 2 === 1) order.reverse();
-    for (const i of order) samples[i].push(await sample(batches[i], sizes[i], SAMPLE_MS));
-  }
+  const t = await timeInterleaved(row.variants, { samples: SAMPLES, sampleMs: SAMPLE_MS });
   const ops = new Map<string, number>();
   const spread = new Map<string, [number, number]>();
   row.variants.forEach((v, i) => {
-    ops.set(v.label, median(samples[i]));
-    spread.set(v.label, [Math.min(...samples[i]), Math.max(...samples[i])]);
+    ops.set(v.label, t.median[i]);
+    spread.set(v.label, [t.min[i], t.max[i]]);
   });
   return { row, ops, spread };
 }

@@ -22,8 +22,9 @@
 import { cpus } from "node:os";
 import { loadCryptoSuite, nobleCryptoSuite, suiteBackends } from "../mod.ts";
 import { ed25519BackendName } from "../lib/crypto/ed25519.ts";
-import { handshakeRows, type Row, transportRows, type Variant } from "./scenarios.ts";
+import { handshakeRows, type Row, transportRows } from "./scenarios.ts";
 import { type StreamRow, streamRows } from "./stream_scenarios.ts";
+import { timeInterleaved } from "./timing.ts";
 
 interface RuntimeGlobals {
   Deno?: { version: { deno: string; v8: string }; args: string[] };
@@ -52,54 +53,7 @@ function option(name: string, fallback: string): string {
 const SAMPLE_MS = Number(option("sample-ms", "300"));
 const SAMPLES = Number(option("samples", "5"));
 const WARMUP_MS = SAMPLE_MS;
-const MIN_BATCH_MS = 2;
 const ONLY = option("only", "").split(",").filter((s) => s !== "");
-
-/** Runs `n` operations of `v`. */
-type Batch = (n: number) => Promise<void> | void;
-
-function batchOf(v: Variant, sync: boolean): Batch {
-  const op = v.op;
-  if (sync) {
-    return (n) => {
-      for (let i = 0; i < n; i++) op();
-    };
-  }
-  return async (n) => {
-    for (let i = 0; i < n; i++) await op();
-  };
-}
-
-/** Operations per second over one sample of about `ms` milliseconds. */
-async function sample(batch: Batch, n: number, ms: number): Promise<number> {
-  let ops = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  do {
-    await batch(n);
-    ops += n;
-    elapsed = performance.now() - t0;
-  } while (elapsed < ms);
-  return ops / (elapsed / 1000);
-}
-
-/** Warms `batch` up for about `ms` and returns a batch size that takes ≥ MIN_BATCH_MS. */
-async function warmUp(batch: Batch, ms: number): Promise<number> {
-  let n = 1;
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    const t = performance.now();
-    await batch(n);
-    if (performance.now() - t < MIN_BATCH_MS) n *= 2;
-  }
-  return n;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 interface Result {
   row: Row;
@@ -111,20 +65,16 @@ interface Result {
 
 async function measure(row: Row): Promise<Result> {
   const variants = [row.ours, row.ref, ...(row.strict ? [row.strict] : [])];
-  const batches = variants.map((v) => batchOf(v, row.sync));
-  const sizes: number[] = [];
-  for (const b of batches) sizes.push(await warmUp(b, WARMUP_MS));
-  const samples: number[][] = variants.map(() => []);
-  for (let s = 0; s < SAMPLES; s++) {
-    const order = variants.map((_, i) => i);
-    if (s % 2 === 1) order.reverse();
-    for (const i of order) samples[i].push(await sample(batches[i], sizes[i], SAMPLE_MS));
-  }
+  const t = await timeInterleaved(variants.map((v) => ({ op: v.op, sync: row.sync })), {
+    samples: SAMPLES,
+    sampleMs: SAMPLE_MS,
+    warmupMs: WARMUP_MS,
+  });
   const opsPerSec: Record<string, number> = {};
   const spread: Record<string, [number, number]> = {};
   variants.forEach((v, i) => {
-    opsPerSec[v.label] = median(samples[i]);
-    spread[v.label] = [Math.min(...samples[i]), Math.max(...samples[i])];
+    opsPerSec[v.label] = t.median[i];
+    spread[v.label] = [t.min[i], t.max[i]];
   });
   return { row, opsPerSec, spread };
 }

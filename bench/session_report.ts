@@ -37,6 +37,7 @@ import {
 } from "../lib/datalink_adapter.ts";
 import type { NoiseLink } from "../lib/link.ts";
 import { generateSnapshotKey, NoiseManager, ThreadSafeSessionManager } from "../sessions.ts";
+import { timeInterleaved } from "./timing.ts";
 
 interface RuntimeGlobals {
   Deno?: { version: { deno: string; v8: string }; args: string[] };
@@ -135,27 +136,6 @@ async function memoryFigures() {
   };
 }
 
-/** Operations per second of `op` over about `ms`, in batches of `batch`. */
-async function sample(op: () => unknown, ms: number, asyncOp: boolean): Promise<number> {
-  let ops = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  do {
-    for (let i = 0; i < 32; i++) {
-      if (asyncOp) await op();
-      else op();
-    }
-    ops += 32;
-    elapsed = performance.now() - t0;
-  } while (elapsed < ms);
-  return ops / (elapsed / 1000);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function linkPair(): Promise<[NoiseLink, NoiseLink]> {
   const ring = await DummyRing.create(new Uint8Array(32).fill(3), "kid");
   const client = new NoiseClient("kid", "client-device-0001", ring);
@@ -200,32 +180,20 @@ async function throughputFigures() {
       const outs = await Promise.all(cts.map((c) => servers.decrypt(id, c)));
       for (const o of outs) check(o);
     };
-    // Warm-up.
-    await sample(bare, SAMPLE_MS, false);
-    await sample(locked, SAMPLE_MS, true);
-    await sample(pipelined, SAMPLE_MS, true);
-    const results = { bare: [] as number[], locked: [] as number[], pipelined: [] as number[] };
-    for (let i = 0; i < SAMPLES; i++) {
-      const order = i % 2 === 0
-        ? (["bare", "locked", "pipelined"] as const)
-        : (["pipelined", "locked", "bare"] as const);
-      for (const v of order) {
-        if (v === "bare") results.bare.push(await sample(bare, SAMPLE_MS, false));
-        if (v === "locked") results.locked.push(await sample(locked, SAMPLE_MS, true));
-        if (v === "pipelined") {
-          results.pipelined.push(IN_FLIGHT * await sample(pipelined, SAMPLE_MS, true));
-        }
-      }
-    }
-    const range = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+    const t = await timeInterleaved([
+      { op: bare, sync: true },
+      { op: locked, sync: false },
+      { op: pipelined, sync: false },
+    ], { samples: SAMPLES, sampleMs: SAMPLE_MS });
+    const per = (i: number) => (i === 2 ? IN_FLIGHT : 1); // a pipelined op is IN_FLIGHT messages
+    const spreadOf = (i: number) => [t.min[i] * per(i), t.max[i] * per(i)];
+    const range = (i: number) => spreadOf(i).map((x) => fmt(x)).join("–");
     rows.push({
       size,
-      bare: median(results.bare),
-      locked: median(results.locked),
-      pipelined: median(results.pipelined),
-      spread: `${fmt(size)} B: bare ${range(results.bare)}, awaited ${
-        range(results.locked)
-      }, in flight ${range(results.pipelined)}`,
+      bare: t.median[0],
+      locked: t.median[1],
+      pipelined: IN_FLIGHT * t.median[2],
+      spread: `${fmt(size)} B: bare ${range(0)}, awaited ${range(1)}, in flight ${range(2)}`,
     });
   }
   return rows;
