@@ -73,7 +73,8 @@ export class NoiseLink {
    * {@linkcode NoiseLink.encrypt}, asynchronous. Where the runtime's fastest ChaCha20-Poly1305
    * for large messages is WebCrypto's (Bun: several times noble's), large messages are sealed
    * there; elsewhere this is `encrypt`. The nonce is taken at the call: calls may overlap, and
-   * the messages keep the call order.
+   * the messages keep the call order. Should WebCrypto fail, the call rejects with `Other` and
+   * the sending side closes, since a spent nonce would leave the peer unable to read on.
    */
   encryptAsync(plaintext: Uint8Array): Promise<Uint8Array> {
     if (this.#trace === undefined) return this.#transport.writeMessageAsync(plaintext);

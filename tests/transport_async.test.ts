@@ -236,3 +236,42 @@ describe("link streams on the bulk path", () => {
     );
   });
 });
+
+describe("a bulk backend that fails", () => {
+  /** Noble, with a bulk path whose every call rejects (from 1 byte on). */
+  function failingSuite(): CryptoSuite {
+    const failing: BulkAead = {
+      name: "failing",
+      threshold: 1,
+      importKey: () => Promise.reject(new Error("no key for you")),
+      encrypt: () => Promise.reject(new Error("boom")),
+      decrypt: () => Promise.reject(new Error("boom")),
+    };
+    return {
+      ...nobleCryptoSuite(),
+      cipher: { ...nobleChaChaPoly, name: "failing", bulk: failing },
+    };
+  }
+
+  test("a failed seal rejects with Other and closes the sending side: no message skips a nonce", async () => {
+    const { alice } = await session(failingSuite());
+    await assert.rejects(
+      alice.encryptAsync(rand(100)),
+      (e) => e instanceof NoiseError && e.code === NoiseErrorCode.Other,
+    );
+    assert.throws(() => alice.encrypt(rand(1)), /Destroyed/);
+    await assert.rejects(alice.encryptAsync(rand(100)), /Destroyed/);
+  });
+
+  test("a failed open rejects with Other and keeps the nonce: the synchronous path still reads", async () => {
+    const good = await session(nobleCryptoSuite());
+    const failing = await session(failingSuite());
+    const message = good.alice.encrypt(rand(100)); // the same keys: twin sessions
+    await assert.rejects(
+      failing.bob.decryptAsync(message),
+      (e) => e instanceof NoiseError && e.code === NoiseErrorCode.Other,
+    );
+    assert.equal(failing.bob.transport.receiveNonce, 0n);
+    assert.equal(failing.bob.decrypt(message).length, 100);
+  });
+});

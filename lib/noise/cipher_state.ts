@@ -151,7 +151,14 @@ export class CipherState {
     const n = this.#n++;
     const key = this.#bulkKey ??= bulk.importKey(k);
     return (async () => {
-      const out = await bulk.encrypt(await key, n, ad, plaintext);
+      let out: Uint8Array;
+      try {
+        out = await bulk.encrypt(await key, n, ad, plaintext);
+      } catch {
+        // Nonce n is spent but no message carries it: the peer could never read the next one.
+        this.destroy();
+        throw new NoiseError(NoiseErrorCode.Other, "sealing failed; the cipher state is closed");
+      }
       if (this.#destroyed) throw destroyedError();
       return out;
     })();
@@ -178,7 +185,13 @@ export class CipherState {
     }
     if (this.#n >= MAX_NONCE) throw exhaustedError();
     const key = this.#bulkKey ??= bulk.importKey(k);
-    const out = await bulk.decrypt(await key, this.#n, ad, ciphertext);
+    let out: Uint8Array | null;
+    try {
+      out = await bulk.decrypt(await key, this.#n, ad, ciphertext);
+    } catch {
+      // The backend failed, not the message: the nonce stays, and the caller may retry.
+      throw new NoiseError(NoiseErrorCode.Other, "opening failed in the cipher backend");
+    }
     if (this.#destroyed) throw destroyedError();
     if (out === null) throw decryptError();
     this.#n++;
