@@ -38,7 +38,12 @@ export interface RingKeyProvider {
   ): Promise<T>;
   /** The 32-byte Ed25519 public key of identity `kid`. */
   ed25519PublicKey(kid: string): Promise<Uint8Array>;
-  /** The 64-byte Ed25519 signature of `message` by identity `kid`. */
+  /**
+   * The 64-byte Ed25519 signature of `message` by identity `kid`. `message` is always a 32-byte
+   * identity binding. A server signs its XX binding once and reuses the signature (Ed25519 is
+   * deterministic); an XX client asks for its signature while it checks the server's, so a ring
+   * may be asked to sign for a handshake that then fails: that signature is dropped, never sent.
+   */
   signEd25519(kid: string, message: Uint8Array): Promise<Uint8Array>;
 }
 
