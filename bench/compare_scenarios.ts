@@ -31,6 +31,7 @@ import {
   type TransportState,
   XX,
 } from "../mod.ts";
+import { concat } from "../lib/bytes.ts";
 import { accept, connect, framed, memoryCarrierPair, nodeSocketCarrier } from "../streams.ts";
 import {
   type ByteList,
@@ -350,16 +351,6 @@ async function readBytes(
   if (got !== total) fail(`got ${got} bytes, expected ${total}`);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 type Carry = (chunks: Uint8Array[], collect: Uint8Array[] | null) => Promise<void>;
 
 /** A socket variant: checked once on random data, then timed on `chunks`. */
@@ -377,7 +368,7 @@ async function socketVariant(
   }
   const got: Uint8Array[] = [];
   await carry(parts, got);
-  if (!sameBytes(concat(got), sample)) fail(`${what} (${label}): data differs`);
+  if (!sameBytes(concat(...got), sample)) fail(`${what} (${label}): data differs`);
   const chunk = randomBytes(chunkSize);
   const chunks = Array.from({ length: count }, () => chunk);
   return { label, sync: false, op: () => carry(chunks, null) };

@@ -29,6 +29,7 @@ import {
   serverAcceptNn,
   serverCompleteNn,
 } from "../mod.ts";
+import { concat } from "../lib/bytes.ts";
 import {
   accept,
   connect,
@@ -88,16 +89,6 @@ function chunksOf(data: Uint8Array, total: number, size = CHUNK): Uint8Array[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Reads `readable` (through its reader) until `total` bytes came, collecting them if asked. */
 async function readBytes(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -149,7 +140,7 @@ async function checked(
   const sample = randomBytes(Math.min(total, 4 << 20));
   const received: Uint8Array[] = [];
   await run(chunksOf(sample, sample.length, chunkSize), received);
-  if (!sameBytes(concat(received), sample)) fail(`${what} (${label}): data differs`);
+  if (!sameBytes(concat(...received), sample)) fail(`${what} (${label}): data differs`);
   const timed = chunksOf(randomBytes(chunkSize), total, chunkSize);
   return { label, op: () => run(timed, null) };
 }
@@ -337,7 +328,7 @@ async function messageRow(size: number): Promise<StreamRow> {
   const reader = messageReader(s1);
   const layer = async (chunks: Uint8Array[], collect: Uint8Array[] | null) => {
     // One message: the chunks are views of one buffer when the message fits in it.
-    const message = chunks.length === 1 ? chunks[0] : concat(chunks);
+    const message = chunks.length === 1 ? chunks[0] : concat(...chunks);
     const receive = async () => {
       const body = await reader.next();
       if (body === null) fail("message layer: channel ended");
@@ -361,7 +352,7 @@ async function messageRow(size: number): Promise<StreamRow> {
   const cache = new WeakMap<Uint8Array[], Uint8Array>();
   const concatOnce = (chunks: Uint8Array[]) => {
     let m = cache.get(chunks);
-    if (!m) cache.set(chunks, m = concat(chunks));
+    if (!m) cache.set(chunks, m = concat(...chunks));
     return m;
   };
   return {

@@ -14,7 +14,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { toHex } from "../lib/bytes.ts";
+import { concat, toHex } from "../lib/bytes.ts";
 import { NoiseClient } from "../lib/client.ts";
 import { NoiseServer } from "../lib/server.ts";
 import { DummyRing } from "../lib/ring.ts";
@@ -77,22 +77,12 @@ async function serveMessages(
       progress.received = size;
     }
     if (size <= ECHO_MAX) {
-      await writer.send(enc.encode(`echo: ${dec.decode(concat(head))}`));
+      await writer.send(enc.encode(`echo: ${dec.decode(concat(...head))}`));
     } else {
       await writer.send(enc.encode(`received ${size} bytes, sha256 ${hash.digest("hex")}`));
     }
   }
   await writer.close();
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** `total` random bytes in 64 KiB chunks, made as they are read, hashed into `hash`. */

@@ -14,6 +14,7 @@
  */
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { concat } from "../lib/bytes.ts";
 
 /** BEP 44 arguments as the npm relay hands them to its DHT. */
 interface Bep44Args {
@@ -136,13 +137,7 @@ export async function startHostileRelay(): Promise<HostileRelay> {
     req.on("end", () => {
       if (req.method === "PUT") {
         const list = puts.get(z32) ?? [];
-        const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-        let o = 0;
-        for (const c of chunks) {
-          body.set(c, o);
-          o += c.length;
-        }
-        list.push(body);
+        list.push(concat(...chunks));
         puts.set(z32, list);
         res.writeHead(state.putStatus);
         res.end();

@@ -8,6 +8,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertBytes } from "./_assert_bytes.ts";
+import { concat } from "../lib/bytes.ts";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -65,7 +66,7 @@ class Cli {
       this.child.on("close", (code: number | null) => {
         clearTimeout(this.#timer);
         for (const w of this.#waiters.splice(0)) w();
-        resolve({ code, stdout: concat(this.#stdout), stderr: this.stderr });
+        resolve({ code, stdout: concat(...this.#stdout), stderr: this.stderr });
       });
     });
   }
@@ -95,16 +96,6 @@ class Cli {
     assert.notEqual(e.code, null, `killed after ${TIMEOUT_MS} ms (hang); stderr:\n${e.stderr}`);
     return e;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function randomBytes(n: number): Uint8Array {

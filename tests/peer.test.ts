@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { Readable, Writable } from "node:stream";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { fromHex, toHex } from "../lib/bytes.ts";
+import { concat, fromHex, toHex } from "../lib/bytes.ts";
 import cacophony from "./vectors/cacophony-subset.json" with { type: "json" };
 import kat from "./vectors/pubky-kat.json" with { type: "json" };
 
@@ -54,10 +54,8 @@ function start(args: string[], collectStdout: boolean): Running {
   const done = new Promise<Outcome>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code: number | null) => {
-      const stdoutBytes = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
-      let off = 0;
-      for (const c of out) stdoutBytes.set(c, (off += c.length) - c.length);
-      resolve({ code, lines: err.split("\n").filter((l) => l !== ""), stdout: stdoutBytes });
+      const lines = err.split("\n").filter((l) => l !== "");
+      resolve({ code, lines, stdout: concat(...out) });
     });
   });
   return { child, stdin, stdout, done };

@@ -11,7 +11,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { blake2s } from "@noble/hashes/blake2.js";
-import { fromHex, toHex } from "../lib/bytes.ts";
+import { concat, fromHex, toHex } from "../lib/bytes.ts";
+import { chunksOf } from "./streams_helpers.ts";
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 import {
   detectX25519,
@@ -270,15 +271,7 @@ describe("link streams over a framed carrier", () => {
   }
 
   async function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for await (const c of readable) parts.push(c);
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return concat(...await chunksOf(readable));
   }
 
   test("put the same bytes on the wire as encryptStream + frameEncoder", async () => {

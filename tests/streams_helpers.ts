@@ -12,6 +12,7 @@ import process from "node:process";
 import { memoryCarrierPair } from "../lib/streams/carrier.ts";
 import { linkStreams, type PlaintextStreams } from "../lib/streams/link_streams.ts";
 import { NoiseError } from "../lib/errors.ts";
+import { concat as concatBytes } from "../lib/bytes.ts";
 import { DummyRing } from "../lib/ring.ts";
 import { NoiseClient } from "../lib/client.ts";
 import { NoiseServer } from "../lib/server.ts";
@@ -124,17 +125,9 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
-/** The concatenation of `parts`. */
+/** The concatenation of `parts` (`lib/bytes.ts`'s, taking an array). */
 export function concat(parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** Every chunk of `readable`. */

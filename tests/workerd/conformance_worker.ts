@@ -53,6 +53,7 @@ import {
   verifyEd25519,
   verifyIdentityBinding,
 } from "../../mod.ts";
+import { concat } from "../../lib/bytes.ts";
 import { bindingInput } from "../../lib/binding.ts";
 import { accept, connect, decryptStream, encryptStream, memoryCarrierPair } from "../../streams.ts";
 import { replayVector, vectorsOf } from "../../tools/vector_replay.ts";
@@ -255,16 +256,6 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]
     if (done) return chunks;
     chunks.push(value);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -593,7 +584,7 @@ async function streamChecks(checks: Checks, suite: CryptoSuite): Promise<void> {
           },
         }).pipeThrough(decryptStream(serverLink)),
       );
-      equalBytes(concat(plain), concat(parts), "plaintext");
+      equalBytes(concat(...plain), concat(...parts), "plaintext");
     },
   );
 
@@ -632,7 +623,7 @@ async function streamChecks(checks: Checks, suite: CryptoSuite): Promise<void> {
       const received = readAll(s.readable);
       await writer.write(utf8("over the carrier"));
       await writer.close();
-      equalBytes(concat(await received), utf8("over the carrier"), "plaintext");
+      equalBytes(concat(...await received), utf8("over the carrier"), "plaintext");
     });
   }
 }
