@@ -55,6 +55,7 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, toHex } from "../bytes.ts";
 import { keyToBase64Url } from "./jwk.ts";
+import { importRfc8410Secret } from "./pkcs8.ts";
 
 /** Length of an Ed25519 seed (secret key) in bytes. */
 const SEED_LEN = 32;
@@ -62,25 +63,6 @@ const SEED_LEN = 32;
 const PUBLIC_KEY_LEN = 32;
 /** Length of an Ed25519 signature in bytes. */
 const SIGNATURE_LEN = 64;
-/** DER prefix of a PKCS#8 `OneAsymmetricKey` holding a 32-byte Ed25519 seed (RFC 8410). */
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
 const ALG = { name: "Ed25519" } as const;
 /** The field prime p = 2^255 - 19 and the group order L. */
 const P = ed25519.Point.Fp.ORDER;
@@ -199,16 +181,9 @@ function publicKeyOfSeed(seed: Uint8Array): Uint8Array {
   }
 }
 
-/** Wraps `seed` in PKCS#8 and imports it as a non-extractable signing key; wipes the buffer. */
-async function importPkcs8(seed: Uint8Array): Promise<CryptoKey> {
-  const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + SEED_LEN);
-  pkcs8.set(PKCS8_PREFIX);
-  pkcs8.set(seed, PKCS8_PREFIX.length);
-  try {
-    return await crypto.subtle.importKey("pkcs8", pkcs8, ALG, false, ["sign"]);
-  } finally {
-    pkcs8.fill(0);
-  }
+/** `seed` as a non-extractable WebCrypto signing key (PKCS#8; the DER copy is wiped). */
+function importPkcs8(seed: Uint8Array): Promise<CryptoKey> {
+  return importRfc8410Secret("Ed25519", seed, ["sign"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,29 +14,10 @@ import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, expectLength, isAllZero, wipe } from "../bytes.ts";
 import { keyFromBase64Url, keyToBase64Url } from "./jwk.ts";
+import { importRfc8410Secret } from "./pkcs8.ts";
 
 /** Length of an X25519 key or shared secret. */
 export const DHLEN = 32;
-
-/** PKCS#8 prefix of a raw X25519 private key (RFC 8410), the one import format every runtime takes. */
-const PKCS8_X25519_PREFIX = new Uint8Array([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
 
 const REDACTED = "DhKeyPair { secret: [redacted] }";
 
@@ -225,15 +206,7 @@ export const webCryptoX25519Backend: X25519 = {
   },
   async importSecretKey(secret: Uint8Array): Promise<DhKeyPair> {
     expectLength(secret, DHLEN, "X25519 secret key");
-    const pkcs8 = new Uint8Array(PKCS8_X25519_PREFIX.length + DHLEN);
-    pkcs8.set(PKCS8_X25519_PREFIX);
-    pkcs8.set(secret, PKCS8_X25519_PREFIX.length);
-    let key: CryptoKey;
-    try {
-      key = await crypto.subtle.importKey("pkcs8", pkcs8, X25519_ALG, false, ["deriveBits"]);
-    } finally {
-      wipe(pkcs8);
-    }
+    const key = await importRfc8410Secret("X25519", secret, ["deriveBits"]);
     // WebCrypto cannot export a non-extractable secret's public key, but X25519(sk, 9) is it.
     const publicKey = await webCryptoDh(key, await basePoint());
     return new DhKeyPair(publicKey, key, "webcrypto");
