@@ -8,6 +8,7 @@
 import { SessionId } from "./session_id.ts";
 import type { TransportState } from "./noise/transport_state.ts";
 import type { HandshakeTracer, LinkTracer } from "./trace.ts";
+import { inspectAsString } from "./redacted.ts";
 
 /**
  * An established session.
@@ -110,12 +111,5 @@ export class NoiseLink {
   toJSON(): { sessionId: string } {
     return { sessionId: this.#sessionId.toString() };
   }
-  /** Redacted. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.toString();
-  }
-  /** Redacted. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.toString();
-  }
 }
+inspectAsString(NoiseLink);

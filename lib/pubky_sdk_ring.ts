@@ -23,6 +23,7 @@ import { copyBytes, equalBytes, toHex, utf8 } from "./bytes.ts";
 import { importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
 import { type RingKeyProvider, withDerivedX25519 } from "./ring.ts";
+import { inspectAsString } from "./redacted.ts";
 
 /**
  * A public key as the Pubky SDK represents it (one of the two forms is enough).
@@ -93,8 +94,6 @@ export interface PubkyRingOptions {
   epoch?: number;
 }
 
-const INSPECT_NODE = Symbol.for("nodejs.util.inspect.custom");
-const INSPECT_DENO = Symbol.for("Deno.customInspect");
 const Z32_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769";
 
 function ringError(detail: string): NoiseError {
@@ -322,14 +321,5 @@ export class PubkyRingProvider implements RingKeyProvider {
       ed25519PublicKey: toHex(this.#publicKey),
     };
   }
-
-  /** Node/Bun `util.inspect`: the redacted description. */
-  [INSPECT_NODE](): string {
-    return this.toString();
-  }
-
-  /** `Deno.inspect`: the redacted description. */
-  [INSPECT_DENO](): string {
-    return this.toString();
-  }
 }
+inspectAsString(PubkyRingProvider);

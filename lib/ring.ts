@@ -12,6 +12,7 @@ import { NoiseError, NoiseErrorCode } from "./errors.ts";
 import { copyBytes, toHex, utf8 } from "./bytes.ts";
 import { deriveX25519ForDeviceEpoch, importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
+import { inspectAsString } from "./redacted.ts";
 
 /**
  * Source of a device's keys (Rust `RingKeyProvider` + `RingKeyFiller`).
@@ -86,9 +87,6 @@ export async function withDerivedX25519<T>(
     secret.fill(0);
   }
 }
-
-const INSPECT_NODE = Symbol.for("nodejs.util.inspect.custom");
-const INSPECT_DENO = Symbol.for("Deno.customInspect");
 
 /**
  * A ring holding one 32-byte seed, as the Rust test helper `DummyRing`: the seed is both the
@@ -270,14 +268,5 @@ export class DummyRing implements RingKeyProvider {
       ed25519PublicKey: toHex(this.#publicKey),
     };
   }
-
-  /** Node/Bun `util.inspect`: the redacted description. */
-  [INSPECT_NODE](): string {
-    return this.toString();
-  }
-
-  /** `Deno.inspect`: the redacted description. */
-  [INSPECT_DENO](): string {
-    return this.toString();
-  }
 }
+inspectAsString(DummyRing);

@@ -14,12 +14,15 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { NoiseError, NoiseErrorCode } from "../lib/errors.ts";
 import { utf8 } from "../lib/bytes.ts";
 import { type CryptoSuite, loadCryptoSuite, nobleCryptoSuite } from "../lib/crypto/suite.ts";
 import { noiseHashOver } from "../lib/crypto/blake2s.ts";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { DummyRing } from "../lib/ring.ts";
+import { CipherState } from "../lib/noise/cipher_state.ts";
+import { ed25519Backends } from "../lib/crypto/ed25519.ts";
 import { NoiseClient } from "../lib/client.ts";
 import { NoiseServer } from "../lib/server.ts";
 import type { NoiseLink } from "../lib/link.ts";
@@ -354,5 +357,36 @@ describe("errors show no secret", () => {
     const recorder = new SecretRecorder();
     recorder.track(seed, "seed");
     assert.deepEqual(findLeaks({ e, ring }, recorder.values), []);
+  });
+});
+
+describe("console.log of objects that hold secrets", () => {
+  test("shows each one's redacted toString, on Node, Bun and Deno alike", async () => {
+    const suite = await loadCryptoSuite();
+    const ring = await DummyRing.create(new Uint8Array(32).fill(9), "kid");
+    const client = new NoiseClient("kid", "client-device-0001", ring);
+    const server = new NoiseServer("kid", "server-device-0001", ring);
+    const c1 = await clientStartNn(client);
+    const s1 = await serverAcceptNn(server, c1.firstMsg);
+    const link = await clientCompleteNn(client, c1.hs, s1.response);
+    const objects: Record<string, unknown> = {
+      ring,
+      handshake: (await clientStartNn(client)).hs,
+      link,
+      transport: link.transport,
+      cipherState: new CipherState(suite.cipher),
+      webCryptoKeyPair: await suite.dh.importSecretKey(new Uint8Array(32).fill(3)),
+      nobleKeyPair: await nobleCryptoSuite().dh.importSecretKey(new Uint8Array(32).fill(3)),
+      webCryptoSigner: await ed25519Backends.webcrypto.importSeed(new Uint8Array(32).fill(4)),
+      nobleSigner: await ed25519Backends.noble.importSeed(new Uint8Array(32).fill(4)),
+    };
+    const deno = (globalThis as { Deno?: { inspect(v: unknown): string } }).Deno;
+    for (const [what, object] of Object.entries(objects)) {
+      const text = String(object);
+      assert.ok(!text.startsWith("[object"), `${what} has its own toString: ${text}`);
+      assert.equal(inspect(object), text, `util.inspect of ${what}`);
+      if (deno) assert.equal(deno.inspect(object), text, `Deno.inspect of ${what}`);
+    }
+    link.destroy();
   });
 });

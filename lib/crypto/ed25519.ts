@@ -56,6 +56,7 @@ import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, toHex } from "../bytes.ts";
 import { keyToBase64Url } from "./jwk.ts";
 import { importRfc8410Secret } from "./pkcs8.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /** Length of an Ed25519 seed (secret key) in bytes. */
 const SEED_LEN = 32;
@@ -68,9 +69,6 @@ const ALG = { name: "Ed25519" } as const;
 const P = ed25519.Point.Fp.ORDER;
 const L = ed25519.Point.Fn.ORDER;
 const Y_MASK = (1n << 255n) - 1n;
-
-const INSPECT_NODE = Symbol.for("nodejs.util.inspect.custom");
-const INSPECT_DENO = Symbol.for("Deno.customInspect");
 
 /**
  * An Ed25519 signing key whose secret never leaves the object.
@@ -217,13 +215,8 @@ class WebCryptoSigner implements Ed25519Signer {
   toJSON(): string {
     return this.toString();
   }
-  [INSPECT_NODE](): string {
-    return this.toString();
-  }
-  [INSPECT_DENO](): string {
-    return this.toString();
-  }
 }
+inspectAsString(WebCryptoSigner);
 
 class NobleSigner implements Ed25519Signer {
   readonly #seed: Uint8Array;
@@ -255,13 +248,8 @@ class NobleSigner implements Ed25519Signer {
   toJSON(): string {
     return this.toString();
   }
-  [INSPECT_NODE](): string {
-    return this.toString();
-  }
-  [INSPECT_DENO](): string {
-    return this.toString();
-  }
 }
+inspectAsString(NobleSigner);
 
 // ---------------------------------------------------------------------------------------------
 // verification

@@ -12,9 +12,10 @@
  */
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { copyBytes, expectLength, isAllZero, wipe } from "../bytes.ts";
+import { copyBytes, expectLength, isAllZero, toHex, wipe } from "../bytes.ts";
 import { keyFromBase64Url, keyToBase64Url } from "./jwk.ts";
 import { importRfc8410Secret } from "./pkcs8.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /** Length of an X25519 key or shared secret. */
 export const DHLEN = 32;
@@ -101,18 +102,11 @@ export class DhKeyPair {
   /** Redacted: only the public key. */
   toJSON(): { publicKey: string } {
     return {
-      publicKey: Array.from(this.publicKey, (b) => b.toString(16).padStart(2, "0")).join(""),
+      publicKey: toHex(this.publicKey),
     };
   }
-  /** Redacted in `console.log` on Node and Bun. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return REDACTED;
-  }
-  /** Redacted in `console.log` on Deno. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return REDACTED;
-  }
 }
+inspectAsString(DhKeyPair);
 
 /**
  * X25519 as the Noise state machine needs it (spec §4.1: GENERATE_KEYPAIR, DH).

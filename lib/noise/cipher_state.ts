@@ -18,6 +18,7 @@
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { copyBytes, wipe } from "../bytes.ts";
 import { type ChaChaPoly, TAGLEN } from "../crypto/chachapoly.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /** The largest nonce that may encrypt; 2^64−1 itself is reserved for rekey. */
 export const MAX_NONCE = (1n << 64n) - 1n;
@@ -250,12 +251,5 @@ export class CipherState {
   toJSON(): { hasKey: boolean; nonce: string } {
     return { hasKey: this.hasKey(), nonce: this.#n.toString() };
   }
-  /** Redacted. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.toString();
-  }
-  /** Redacted. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.toString();
-  }
 }
+inspectAsString(CipherState);

@@ -24,6 +24,7 @@ import type { CryptoSuite } from "../crypto/suite.ts";
 import { type HandshakePattern, protocolName, type Token } from "./patterns.ts";
 import { type SymmetricSnapshot, SymmetricState, wipeSnapshot } from "./symmetric_state.ts";
 import { TransportState } from "./transport_state.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /**
  * The largest Noise message, handshake or transport (spec §3).
@@ -446,15 +447,8 @@ export class HandshakeState {
   toJSON(): { protocol: string; initiator: boolean; messageIndex: number } {
     return { protocol: this.protocolName, initiator: this.#initiator, messageIndex: this.#index };
   }
-  /** Redacted. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.toString();
-  }
-  /** Redacted. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.toString();
-  }
 }
+inspectAsString(HandshakeState);
 
 /** Any failure as a NoiseError: our own pass through, anything else becomes `Other`. */
 function asNoiseError(e: unknown): NoiseError {

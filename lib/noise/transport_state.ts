@@ -9,6 +9,7 @@ import { TAGLEN } from "../crypto/chachapoly.ts";
 import { CipherState } from "./cipher_state.ts";
 import type { ChaChaPoly } from "../crypto/chachapoly.ts";
 import { copyBytes } from "../bytes.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /** The largest transport message (spec §3). */
 export const MAX_TRANSPORT_MESSAGE_LEN = 65535;
@@ -261,12 +262,5 @@ export class TransportState {
   toJSON(): { sendNonce: string; receiveNonce: string } {
     return { sendNonce: this.sendNonce.toString(), receiveNonce: this.receiveNonce.toString() };
   }
-  /** Redacted. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.toString();
-  }
-  /** Redacted. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.toString();
-  }
 }
+inspectAsString(TransportState);

@@ -115,6 +115,7 @@ import {
   type IdentityPayload,
   type Role,
 } from "../identity_payload.ts";
+import { inspectAsString } from "../redacted.ts";
 
 /** The first four bytes of every snapshot: ASCII `PNS1`. */
 export const SNAPSHOT_MAGIC: Uint8Array = new Uint8Array([0x50, 0x4e, 0x53, 0x31]);
@@ -776,12 +777,5 @@ export class ResumableSession {
       generation: this.#generation.toString(),
     };
   }
-  /** Redacted. */
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return this.toString();
-  }
-  /** Redacted. */
-  [Symbol.for("Deno.customInspect")](): string {
-    return this.toString();
-  }
 }
+inspectAsString(ResumableSession);
