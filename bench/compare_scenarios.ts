@@ -10,10 +10,6 @@
 import net from "node:net";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import {
-  clientCompleteIk,
-  clientCompleteXx,
-  clientStartIkDirect,
-  clientStartXxTofu,
   type CryptoSuite,
   type DhKeyPair,
   DummyRing,
@@ -24,14 +20,11 @@ import {
   type NoiseLink,
   NoiseServer,
   PROLOGUE,
-  serverAcceptIk,
-  serverAcceptXx,
-  serverCompleteIk,
-  serverCompleteXx,
   type TransportState,
   XX,
 } from "../mod.ts";
 import { concat } from "../lib/bytes.ts";
+import { pubkyIk, type PubkyPeers, pubkyXx } from "./pubky_flows.ts";
 import { accept, connect, framed, memoryCarrierPair, nodeSocketCarrier } from "../streams.ts";
 import {
   type ByteList,
@@ -164,12 +157,6 @@ function checkLinks(a: NoiseLink, b: NoiseLink, what: string): void {
   if (!sameBytes(a.decrypt(b.encrypt(m)), m)) fail(`${what}: server → client`);
 }
 
-interface PubkyPeers {
-  client: NoiseClient;
-  server: NoiseServer;
-  pinned: Uint8Array;
-}
-
 async function pubkyPeers(): Promise<PubkyPeers> {
   const client = new NoiseClient(
     KID,
@@ -182,21 +169,6 @@ async function pubkyPeers(): Promise<PubkyPeers> {
     await DummyRing.create(new Uint8Array(32).fill(0x22), KID),
   );
   return { client, server, pinned: await server.staticPublicKey() };
-}
-
-async function pubkyXx(p: PubkyPeers): Promise<[NoiseLink, NoiseLink]> {
-  const c1 = await clientStartXxTofu(p.client);
-  const s1 = await serverAcceptXx(p.server, c1.firstMsg);
-  const c2 = await clientCompleteXx(p.client, c1.hs, s1.response);
-  const s2 = await serverCompleteXx(p.server, s1.hs, c2.finalMsg, s1.serverStaticPk);
-  return [c2.link, s2.link];
-}
-
-async function pubkyIk(p: PubkyPeers): Promise<[NoiseLink, NoiseLink]> {
-  const ik = await clientStartIkDirect(p.client, p.pinned);
-  const accepted = await serverAcceptIk(p.server, ik.firstMsg);
-  const clientLink = await clientCompleteIk(ik.hs, accepted.response);
-  return [clientLink, serverCompleteIk(accepted.hs)];
 }
 
 /** Pubky XX through `connect`/`accept` on an in-memory carrier pair (the streams layer). */

@@ -18,10 +18,6 @@
  * @module
  */
 import {
-  clientCompleteIk,
-  clientCompleteXx,
-  clientStartIkDirect,
-  clientStartXxTofu,
   type CryptoSuite,
   decodeIdentityPayload,
   DEFAULT_HANDSHAKE_EXPIRY_SECS,
@@ -39,10 +35,6 @@ import {
   PROLOGUE,
   type RingKeyProvider,
   type Role,
-  serverAcceptIk,
-  serverAcceptXx,
-  serverCompleteIk,
-  serverCompleteXx,
   type TransportState,
   XX,
 } from "../mod.ts";
@@ -50,6 +42,7 @@ import { checkServerHint, signedIdentityPayload } from "../lib/identity.ts";
 import { ed25519Backends } from "../lib/crypto/ed25519.ts";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { NobleRing } from "./noble_ring.ts";
+import { pubkyIk, type PubkyPeers, pubkyXx } from "./pubky_flows.ts";
 
 /** One way of doing a row's operation. `op` does it once. */
 export interface Variant {
@@ -113,13 +106,6 @@ function checkTransports(a: TransportState, b: TransportState, what: string): vo
 // ---------------------------------------------------------------------------------------------
 // Pubky handshakes through NoiseClient / NoiseServer and the datalink adapter
 
-interface PubkyPeers {
-  client: NoiseClient;
-  server: NoiseServer;
-  /** The server's static key, as a client pins it after XX. */
-  pinned: Uint8Array;
-}
-
 async function pubkyPeers(
   clientRing: RingKeyProvider,
   serverRing: RingKeyProvider,
@@ -129,23 +115,6 @@ async function pubkyPeers(
   const client = new NoiseClient(KID, CLIENT_DEVICE, clientRing, options);
   const server = new NoiseServer(KID, SERVER_DEVICE, serverRing, options);
   return { client, server, pinned: await server.staticPublicKey() };
-}
-
-/** Full XX TOFU: 3 messages, identity signed and verified on both sides, links on both sides. */
-async function pubkyXx(p: PubkyPeers): Promise<[NoiseLink, NoiseLink]> {
-  const c1 = await clientStartXxTofu(p.client);
-  const s1 = await serverAcceptXx(p.server, c1.firstMsg);
-  const c2 = await clientCompleteXx(p.client, c1.hs, s1.response);
-  const s2 = await serverCompleteXx(p.server, s1.hs, c2.finalMsg, s1.serverStaticPk);
-  return [c2.link, s2.link];
-}
-
-/** Full IK to the pinned server key: 2 messages, client identity signed and verified. */
-async function pubkyIk(p: PubkyPeers): Promise<[NoiseLink, NoiseLink]> {
-  const ik = await clientStartIkDirect(p.client, p.pinned);
-  const accepted = await serverAcceptIk(p.server, ik.firstMsg);
-  const clientLink = await clientCompleteIk(ik.hs, accepted.response);
-  return [clientLink, serverCompleteIk(accepted.hs)];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,10 +10,6 @@
  * @module
  */
 import {
-  clientCompleteIk,
-  clientCompleteXx,
-  clientStartIkDirect,
-  clientStartXxTofu,
   type CryptoSuite,
   type DhKeyPair,
   DummyRing,
@@ -23,14 +19,11 @@ import {
   NoiseClient,
   NoiseServer,
   PROLOGUE,
-  serverAcceptIk,
-  serverAcceptXx,
-  serverCompleteIk,
-  serverCompleteXx,
   suiteBackends,
   type TransportState,
   XX,
 } from "../mod.ts";
+import { pubkyIk, pubkyXx } from "./pubky_flows.ts";
 
 type Op = () => Promise<void> | void;
 
@@ -72,7 +65,7 @@ async function makeRows(): Promise<Map<string, Op>> {
     "server-device-0001",
     await DummyRing.create(new Uint8Array(32).fill(2), "kid"),
   );
-  const pinned = await server.staticPublicKey();
+  const peers = { client, server, pinned: await server.staticPublicKey() };
   const rows = new Map<string, Op>();
   rows.set("noop", () => {});
   for (const ik of [false, true]) {
@@ -80,19 +73,8 @@ async function makeRows(): Promise<Map<string, Op>> {
     check(same(a.handshakeHash, b.handshakeHash), "raw handshake hashes");
     rows.set(ik ? "raw-ik" : "raw-xx", () => raw(suite, statics, ik).then());
   }
-  const pubkyXx = async () => {
-    const c1 = await clientStartXxTofu(client);
-    const s1 = await serverAcceptXx(server, c1.firstMsg);
-    const c2 = await clientCompleteXx(client, c1.hs, s1.response);
-    const s2 = await serverCompleteXx(server, s1.hs, c2.finalMsg, s1.serverStaticPk);
-    return [c2.link, s2.link] as const;
-  };
-  const pubkyIk = async () => {
-    const c1 = await clientStartIkDirect(client, pinned);
-    const s1 = await serverAcceptIk(server, c1.firstMsg);
-    return [await clientCompleteIk(c1.hs, s1.response), serverCompleteIk(s1.hs)] as const;
-  };
-  for (const [id, run] of [["pubky-xx", pubkyXx], ["pubky-ik", pubkyIk]] as const) {
+  for (const [id, flow] of [["pubky-xx", pubkyXx], ["pubky-ik", pubkyIk]] as const) {
+    const run = () => flow(peers);
     const [c, s] = await run();
     const m = new TextEncoder().encode("ping");
     check(c.sessionId.equals(s.sessionId) && same(s.decrypt(c.encrypt(m)), m), id);
