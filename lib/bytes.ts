@@ -112,3 +112,64 @@ export function copyBytes(
 ): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes.subarray(start, end));
 }
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64URL_REVERSE: Record<string, number> = Object.fromEntries(
+  [...B64URL].map((c, i) => [c, i]),
+);
+
+/**
+ * Unpadded base64url (RFC 4648 §5) of `bytes`: the `k=` of a PKARR record, the `x` of a JWK.
+ *
+ * @example
+ * ```ts
+ * import { encodeBase64Url } from "./bytes.ts";
+ * console.log(encodeBase64Url(new Uint8Array([0xfb, 0xff]))); // -_8
+ * ```
+ */
+export function encodeBase64Url(bytes: Uint8Array): string {
+  let out = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += B64URL[(buffer >>> bits) & 63];
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += B64URL[(buffer << (6 - bits)) & 63];
+  return out;
+}
+
+/**
+ * The bytes of unpadded, canonical base64url, or `null` if `text` is not exactly that
+ * (padding, other characters, an impossible length or non-zero trailing bits).
+ *
+ * @example
+ * ```ts
+ * import { decodeBase64Url } from "./bytes.ts";
+ * console.log(decodeBase64Url("-_8"), decodeBase64Url("-_9")); // Uint8Array(2) [ 251, 255 ] null
+ * ```
+ */
+export function decodeBase64Url(text: string): Uint8Array | null {
+  if (typeof text !== "string" || text.length % 4 === 1) return null;
+  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let index = 0;
+  for (const c of text) {
+    const v = B64URL_REVERSE[c];
+    if (v === undefined) return null;
+    buffer = (buffer << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[index++] = (buffer >>> bits) & 0xff;
+      buffer &= (1 << bits) - 1;
+    }
+  }
+  return buffer === 0 ? out : null;
+}

@@ -27,7 +27,7 @@ import {
   signPacket,
   verifyRelayPayload,
 } from "../lib/pkarr/signed_packet.ts";
-import { decodeBase64Url, encodeBase64Url } from "../lib/pkarr/z32.ts";
+import { decodeBase64Url, encodeBase64Url } from "../lib/bytes.ts";
 import { prng, rejectsWith, throwsWith } from "./_storage_helpers.ts";
 
 const PKARR = NoiseErrorCode.Pkarr;

@@ -53,8 +53,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { copyBytes, toHex } from "../bytes.ts";
-import { keyToBase64Url } from "./jwk.ts";
+import { copyBytes, encodeBase64Url, toHex } from "../bytes.ts";
 import { importRfc8410Secret } from "./pkcs8.ts";
 import { inspectAsString } from "../redacted.ts";
 
@@ -319,7 +318,7 @@ const nodeVerifyKeys = new Map<string, object | null>();
 
 function nodeImport(nc: NodeEd25519Crypto, publicKey: Uint8Array): object {
   return nc.createPublicKey({
-    key: { kty: "OKP", crv: "Ed25519", x: keyToBase64Url(publicKey) },
+    key: { kty: "OKP", crv: "Ed25519", x: encodeBase64Url(publicKey) },
     format: "jwk",
   });
 }

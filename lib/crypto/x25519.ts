@@ -12,8 +12,15 @@
  */
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
-import { copyBytes, expectLength, isAllZero, toHex, wipe } from "../bytes.ts";
-import { keyFromBase64Url, keyToBase64Url } from "./jwk.ts";
+import {
+  copyBytes,
+  decodeBase64Url,
+  encodeBase64Url,
+  expectLength,
+  isAllZero,
+  toHex,
+  wipe,
+} from "../bytes.ts";
 import { importRfc8410Secret } from "./pkcs8.ts";
 import { inspectAsString } from "../redacted.ts";
 
@@ -259,8 +266,10 @@ function nodeX25519Backend(nc: NodeX25519Crypto): X25519 {
     // deno-lint-ignore require-await
     async generateKeyPair(): Promise<DhKeyPair> {
       const { privateKey, publicKey } = nc.generateKeyPairSync("x25519");
-      const raw = keyFromBase64Url(publicKey.export({ format: "jwk" }).x);
-      if (raw === null) throw new NoiseError(NoiseErrorCode.Other, "X25519 key export failed");
+      const raw = decodeBase64Url(publicKey.export({ format: "jwk" }).x ?? "");
+      if (raw?.length !== DHLEN) {
+        throw new NoiseError(NoiseErrorCode.Other, "X25519 key export failed");
+      }
       return new DhKeyPair(raw, privateKey, "node");
     },
     importSecretKey: webCryptoX25519Backend.importSecretKey,
@@ -276,7 +285,7 @@ function nodeX25519Backend(nc: NodeX25519Crypto): X25519 {
       let shared: Uint8Array;
       try {
         const peer = nc.createPublicKey({
-          key: { kty: "OKP", crv: "X25519", x: keyToBase64Url(publicKey) },
+          key: { kty: "OKP", crv: "X25519", x: encodeBase64Url(publicKey) },
           format: "jwk",
         });
         const out = nc.diffieHellman({ privateKey: secret as NodeKeyObject, publicKey: peer });

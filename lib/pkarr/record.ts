@@ -23,7 +23,7 @@
 import * as dns from "@dnsquery/dns-packet";
 import { NoiseError, NoiseErrorCode } from "../errors.ts";
 import { IK_SUITE, XX_SUITE } from "../client.ts";
-import { decodeBase64Url, encodeBase64Url } from "./z32.ts";
+import { decodeBase64Url, encodeBase64Url } from "../bytes.ts";
 import { MAX_DNS_PACKET_LEN } from "./signed_packet.ts";
 
 /** The only known record version. */

@@ -1,6 +1,6 @@
 /**
  * z-base-32 for PKARR public keys (52 characters for 32 bytes), strict: lowercase alphabet
- * only, canonical (the 4 unused trailing bits must be zero). Also strict unpadded base64url.
+ * only, canonical (the 4 unused trailing bits must be zero).
  *
  * @module
  */
@@ -84,51 +84,4 @@ export function decodeZ32Key(text: string): Uint8Array {
     throw new NoiseError(NoiseErrorCode.Pkarr, "non-canonical z-base-32 key (trailing bits set)");
   }
   return out;
-}
-
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const B64URL_REVERSE: Record<string, number> = Object.fromEntries(
-  [...B64URL].map((c, i) => [c, i]),
-);
-
-/** Unpadded base64url of `bytes`. */
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += B64URL[(buffer >>> bits) & 63];
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += B64URL[(buffer << (6 - bits)) & 63];
-  return out;
-}
-
-/**
- * The bytes of unpadded, canonical base64url, or `null` if `text` is not exactly that
- * (padding, other characters, an impossible length or non-zero trailing bits).
- */
-export function decodeBase64Url(text: string): Uint8Array | null {
-  if (typeof text !== "string" || text.length % 4 === 1) return null;
-  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let index = 0;
-  for (const c of text) {
-    const v = B64URL_REVERSE[c];
-    if (v === undefined) return null;
-    buffer = (buffer << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[index++] = (buffer >>> bits) & 0xff;
-      buffer &= (1 << bits) - 1;
-    }
-  }
-  return buffer === 0 ? out : null;
 }
