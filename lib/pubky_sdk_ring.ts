@@ -24,6 +24,7 @@ import { importHkdfSeed } from "./crypto/hkdf_sha512.ts";
 import { type Ed25519Signer, importEd25519Seed } from "./crypto/ed25519.ts";
 import { type RingKeyProvider, withDerivedX25519 } from "./ring.ts";
 import { inspectAsString } from "./redacted.ts";
+import { encodeZ32 } from "./pkarr/z32.ts";
 
 /**
  * A public key as the Pubky SDK represents it (one of the two forms is enough).
@@ -94,28 +95,8 @@ export interface PubkyRingOptions {
   epoch?: number;
 }
 
-const Z32_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769";
-
 function ringError(detail: string): NoiseError {
   return new NoiseError(NoiseErrorCode.Ring, detail);
-}
-
-/** z-base-32 of `bytes` (the Pubky SDK's `z32()` form of a public key). */
-function z32(bytes: Uint8Array): string {
-  let out = "";
-  let acc = 0;
-  let bits = 0;
-  for (const b of bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += Z32_ALPHABET[(acc >>> bits) & 31];
-    }
-    acc &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += Z32_ALPHABET[(acc << (5 - bits)) & 31];
-  return out;
 }
 
 /** The keypair's secret key, read once (a copy the caller wipes). */
@@ -151,7 +132,7 @@ function publicKeyMatches(keypair: PubkyKeypairLike, expected: Uint8Array): bool
     const bytes = pk.toUint8Array();
     return bytes instanceof Uint8Array && equalBytes(bytes, expected);
   }
-  if (typeof pk?.z32 === "function") return pk.z32() === z32(expected);
+  if (typeof pk?.z32 === "function") return pk.z32() === encodeZ32(expected); // the SDK's `z32()` form
   throw ringError("keypair public key has neither toUint8Array() nor z32()");
 }
 
