@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPair, SignedPacket as NpmSignedPacket } from "pkarr";
 import { NoiseErrorCode } from "../lib/errors.ts";
-import { toHex } from "../lib/bytes.ts";
+import { encodeBase64Url, toHex } from "../lib/bytes.ts";
 import { DummyRing } from "../lib/ring.ts";
 import { NoiseClient } from "../lib/client.ts";
 import { NoiseServer } from "../lib/server.ts";
@@ -31,7 +31,6 @@ import {
 } from "../pkarr.ts";
 import { encodePacket } from "../lib/pkarr/record.ts";
 import { encodeRelayPayload, signPacket } from "../lib/pkarr/signed_packet.ts";
-import { encodeBase64Url } from "../lib/pkarr/z32.ts";
 import { HomeserverPublicReader, MemoryStorage } from "../storage.ts";
 import {
   type HostileRelay,
